@@ -1,0 +1,15 @@
+"""Comeback's library: pure functions on DataFrames. Never imports Prefect."""
+
+from pipeline.activity import Activity, Device, Provenance, SessionSummary
+from pipeline.errors import ComebackError, InputFileError
+from pipeline.parse import read_activity
+
+__all__ = [
+    "Activity",
+    "ComebackError",
+    "Device",
+    "InputFileError",
+    "Provenance",
+    "SessionSummary",
+    "read_activity",
+]

@@ -1,0 +1,183 @@
+"""FIT decoding through fitparse, salvaging what precedes any damage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import warnings
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fitparse import UncachedFitFile
+from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
+
+from pipeline.activity import FOOT_SPORTS
+from pipeline.errors import (
+    CorruptFileError,
+    EmptyActivityError,
+    TruncatedFileError,
+    UnsupportedFileError,
+)
+from pipeline.units import FIT_POWER_ON_LIMIT, semicircles_to_degrees
+
+__all__ = ["FitContent", "decode_fit"]
+
+DECODER = f"fitparse {version('python-fitparse')}"
+_WANTED = {"file_id", "record", "session", "lap", "event", "activity", "split"}
+_RECORD_FIELDS = (
+    "timestamp", "position_lat", "position_long", "distance", "enhanced_speed", "speed",
+    "enhanced_altitude", "altitude", "heart_rate", "cadence", "fractional_cadence",
+    "cadence256", "power",
+)
+
+
+class FitContent:
+    """Raw material decoded from a FIT file, before it is shaped into an Activity."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[Any]] = {k: [] for k in _RECORD_FIELDS}
+        self.sessions: list[dict[str, Any]] = []
+        self.laps: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.splits: list[dict[str, Any]] = []
+        self.activity: dict[str, Any] = {}
+        self.file_id: dict[str, Any] = {}
+        self.crc_ok: bool | None = True
+        self.truncated = False
+        self.warnings: list[str] = []
+
+
+def _values(message: Any) -> dict[str, Any]:
+    return {f.name: f.value for f in message.fields}
+
+
+def decode_fit(data: bytes, path: str) -> FitContent:
+    """Decode every message Comeback uses; keep everything decoded before any damage.
+
+    Raises:
+        CorruptFileError: the header is invalid or nothing could be decoded.
+        TruncatedFileError: the file ends before any record.
+    """
+    content = FitContent()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = UncachedFitFile(io.BytesIO(data), check_developer_data=False)
+            for message in fit.get_messages():
+                name = message.name
+                if name not in _WANTED:
+                    continue
+                if name == "record":
+                    values = _values(message)
+                    for key in _RECORD_FIELDS:
+                        content.records[key].append(values.get(key))
+                elif name == "session":
+                    content.sessions.append(_values(message))
+                elif name == "lap":
+                    content.laps.append(_values(message))
+                elif name == "event":
+                    content.events.append(_values(message))
+                elif name == "split":
+                    content.splits.append(_values(message))
+                elif name == "activity" and not content.activity:
+                    content.activity = _values(message)
+                elif name == "file_id" and not content.file_id:
+                    content.file_id = _values(message)
+    except FitCRCError as exc:
+        # The CRC is checked at the end: every message was decoded before this.
+        content.crc_ok = False
+        content.warnings.append(f"file CRC does not match ({exc}); data kept")
+    except FitEOFError as exc:
+        content.truncated = True
+        content.warnings.append(f"file ends early ({exc}); records before the end kept")
+    except FitHeaderError as exc:
+        if not content.file_id:
+            raise CorruptFileError(path, f"invalid FIT header: {exc}") from exc
+        content.truncated = True
+        content.warnings.append(f"a chained FIT header is invalid ({exc}); first part kept")
+    except (FitParseError, Exception) as exc:
+        if not content.file_id and not content.records["timestamp"]:
+            raise CorruptFileError(path, f"FIT data cannot be decoded: {exc!r}") from exc
+        content.truncated = True
+        content.warnings.append(f"decoding stopped at damaged data ({exc!r}); records before it kept")
+    file_type = content.file_id.get("type")
+    if file_type is not None and file_type != "activity" and not content.records["timestamp"]:
+        raise UnsupportedFileError(path, f"FIT file of type '{file_type}', not an activity")
+    if not content.records["timestamp"]:
+        if content.truncated:
+            raise TruncatedFileError(path, "file ends before any activity record")
+        raise EmptyActivityError(path, "FIT activity holds no records")
+    return content
+
+
+def _utc(value: Any) -> pd.Timestamp | None:
+    if isinstance(value, dt.datetime):
+        return pd.Timestamp(value, tz="UTC") if value.tzinfo is None else pd.Timestamp(value)
+    return None
+
+
+def power_on_anchor(content: FitContent) -> pd.Timestamp | None:
+    """Absolute time of power-on second 0, from ``activity.local_timestamp``, when known.
+
+    Devices whose clock was never set write seconds since power-on (< 0x10000000). The
+    activity message's ``local_timestamp`` is absolute (local time) and pairs with its
+    relative ``timestamp``, which pins the timeline; the UTC offset stays unknown.
+    """
+    rel = content.activity.get("timestamp")
+    local = content.activity.get("local_timestamp")
+    if isinstance(rel, int) and rel < FIT_POWER_ON_LIMIT and isinstance(local, dt.datetime):
+        return pd.Timestamp(local, tz="UTC") - pd.Timedelta(seconds=rel)
+    return None
+
+
+def to_timestamps(values: list[Any], anchor: pd.Timestamp | None) -> pd.Series:
+    """FIT date_time values to UTC timestamps; power-on seconds use ``anchor`` or become NaT."""
+    out: list[pd.Timestamp | None] = []
+    for v in values:
+        if isinstance(v, dt.datetime):
+            out.append(pd.Timestamp(v, tz="UTC"))
+        elif isinstance(v, int) and anchor is not None:
+            out.append(anchor + pd.Timedelta(seconds=v))
+        else:
+            out.append(None)
+    return pd.Series(pd.to_datetime(out, utc=True), dtype="datetime64[ns, UTC]")
+
+
+def _num(values: list[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None or isinstance(v, tuple) else v for v in values],
+                    dtype="float64")
+
+
+def records_frame(content: FitContent, anchor: pd.Timestamp | None) -> pd.DataFrame:
+    """Record messages as canonical columns (cadence still one-leg rpm × 2, scale undecided)."""
+    r = content.records
+    speed = _num(r["enhanced_speed"])
+    speed = np.where(np.isnan(speed), _num(r["speed"]), speed)
+    altitude = _num(r["enhanced_altitude"])
+    altitude = np.where(np.isnan(altitude), _num(r["altitude"]), altitude)
+    cadence = _num(r["cadence"])
+    fraction = np.nan_to_num(_num(r["fractional_cadence"]), nan=0.0)
+    cadence256 = _num(r["cadence256"])  # fitparse applies the 1/256 scale: rpm
+    rpm = np.where(np.isnan(cadence), cadence256, cadence + fraction)
+    return pd.DataFrame({
+        "timestamp_utc": to_timestamps(r["timestamp"], anchor),
+        "distance_m": _num(r["distance"]),
+        "speed_mps": speed,
+        "cadence_spm": 2.0 * rpm,  # spec §5.2: one-leg rpm → steps/min
+        "heart_rate_bpm": _num(r["heart_rate"]),
+        "altitude_m": altitude,
+        "lat_deg": semicircles_to_degrees(_num(r["position_lat"])),
+        "lon_deg": semicircles_to_degrees(_num(r["position_long"])),
+        "power_w": _num(r["power"]),
+    })
+
+
+def sport_of(session: dict[str, Any]) -> str:
+    sport = session.get("sport")
+    return str(sport) if sport is not None else "unknown"
+
+
+def is_foot_sport(sport: str) -> bool:
+    return sport in FOOT_SPORTS

@@ -1,0 +1,61 @@
+"""Test settings. Prefect reads its settings at import, so they are set before anything else.
+
+Values from the project's measured notes: temporary PREFECT_HOME, in-memory server database
+(no SQLite lock stalls), analytics off, generous server start-up timeout, quiet logging.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_home = tempfile.mkdtemp(prefix="comeback-prefect-test-")
+atexit.register(shutil.rmtree, _home, ignore_errors=True)
+os.environ["PREFECT_HOME"] = _home
+os.environ["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = "sqlite+aiosqlite:///:memory:"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ.pop("PREFECT_API_URL", None)
+
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+SAMPLE = ROOT / "data" / "sample"
+
+
+def corpus_rows() -> list[dict[str, str]]:
+    """Rows of the real-device corpus manifest, or [] when the corpus is absent."""
+    import csv
+
+    manifest = CORPUS / "MANIFEST.csv"
+    if not manifest.exists():
+        return []
+    with manifest.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+needs_corpus = pytest.mark.skipif(not (CORPUS / "MANIFEST.csv").exists(),
+                                  reason="../shared/corpus is absent (fresh clone)")
+
+
+@pytest.fixture(scope="session")
+def prefect_fast():
+    """Heartbeats off for flow tests (+~1 s per flow call otherwise); drain workers after."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+    with contextlib.suppress(RuntimeError):
+        APILogWorker.instance().drain()
+    EventsWorker.drain_all()

@@ -1,0 +1,101 @@
+"""Reader behaviour on bad input: only the project's errors ever escape."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline import Activity, read_activity
+from pipeline.errors import (
+    CorruptFileError,
+    EmptyActivityError,
+    InputFileError,
+    UnsupportedFileError,
+)
+from pipeline.parse import detect_format
+from schemas import RawRecords
+from tests.conftest import CORPUS, SAMPLE
+
+_SEED_FILES = [
+    CORPUS / "fit" / "fitparse__sdk_Activity.fit",
+    CORPUS / "fit" / "fitparse__fenix5_run_short.fit",
+    CORPUS / "gpx" / "runpandas__garmin_connect_tiny.gpx",
+    *sorted((SAMPLE / "inbox").rglob("*.fit"))[:2],
+    *sorted((SAMPLE / "inbox").rglob("*.gpx"))[:1],
+]
+SEEDS = [p.read_bytes() for p in _SEED_FILES if p.exists() and p.stat().st_size < 400_000]
+
+
+def test_detect_format_from_content_not_name():
+    assert detect_format(b"") == "empty"
+    assert detect_format(b"\x1f\x8b\x08") == "gzip"
+    assert detect_format(b"PK\x03\x04rest") == "zip"
+    assert detect_format(b"\xef\xbb\xbf<?xml version='1.0'?><gpx version='1.1'>") == "gpx"
+    assert detect_format(b"hello") == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", EmptyActivityError),
+        (b"just some text", UnsupportedFileError),
+        (b"PK\x03\x04" + b"\0" * 30, UnsupportedFileError),
+        (b"\x1f\x8b\x08\x00broken", CorruptFileError),
+        (b"<?xml version='1.0'?><gpx><trk><trkseg></trkseg></trk></gpx>", EmptyActivityError),
+        (b"<?xml version='1.0'?><gpx><trk><trkseg><trkpt lat='1' lon='2'>", CorruptFileError),
+    ],
+)
+def test_bad_input_raises_typed_error_naming_the_file(data, error):
+    with pytest.raises(error) as info:
+        read_activity(data, name="athlete/thing.fit")
+    assert info.value.path == "athlete/thing.fit" and info.value.reason
+
+
+def test_missing_file_is_an_input_error(tmp_path: Path):
+    with pytest.raises(InputFileError):
+        read_activity(tmp_path / "nope.fit")
+
+
+@pytest.mark.skipif(not SEEDS, reason="no seed files available")
+def test_gzipped_file_reads_like_the_original():
+    raw = SEEDS[0]
+    a, b = read_activity(raw), read_activity(gzip.compress(raw))
+    assert b.provenance.compression == "gzip"
+    assert a.provenance.sha256 == b.provenance.sha256
+    assert a.records.equals(b.records)
+
+
+def _check(data: bytes) -> None:
+    try:
+        act = read_activity(data, name="fuzz")
+    except InputFileError:
+        return
+    assert isinstance(act, Activity)
+    RawRecords.validate(act.records)
+
+
+@pytest.mark.skipif(not SEEDS, reason="no seed files available")
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_mutated_real_files_raise_only_project_errors(data):
+    seed = data.draw(st.sampled_from(SEEDS))
+    kind = data.draw(st.sampled_from(["truncate", "flip", "splice", "random"]))
+    if kind == "truncate":
+        mutated = seed[: data.draw(st.integers(0, len(seed)))]
+    elif kind == "flip":
+        buf = bytearray(seed)
+        for _ in range(data.draw(st.integers(1, 8))):
+            i = data.draw(st.integers(0, len(buf) - 1))
+            buf[i] ^= 1 << data.draw(st.integers(0, 7))
+        mutated = bytes(buf)
+    elif kind == "splice":
+        other = data.draw(st.sampled_from(SEEDS))
+        i, j = data.draw(st.integers(0, len(seed))), data.draw(st.integers(0, len(other)))
+        mutated = seed[:i] + other[j:]
+    else:
+        mutated = seed[:14] + data.draw(st.binary(min_size=0, max_size=2000))
+    _check(mutated)
