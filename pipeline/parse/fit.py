@@ -142,7 +142,7 @@ def to_timestamps(values: list[Any], anchor: pd.Timestamp | None) -> pd.Series:
             out.append(anchor + pd.Timedelta(seconds=v))
         else:
             out.append(None)
-    return pd.Series(pd.to_datetime(out, utc=True), dtype="datetime64[ns, UTC]")
+    return pd.Series(out, dtype="datetime64[ns, UTC]")
 
 
 def _num(values: list[Any]) -> np.ndarray:
