@@ -73,9 +73,9 @@ def repair_cadence(cadence_spm: pd.Series, speed_mps: pd.Series) -> pd.Series:
     """
     cad = cadence_spm.astype("float64").copy()
     moving = speed_mps.fillna(0.0) >= 0.5
+    # Only while moving is a zero a sensor blip; standing still really is zero steps.
     cad[(cad <= 0) & moving] = np.nan
-    cad[cad <= 0] = np.nan
-    ref = cad.rolling(31, center=True, min_periods=5).median()
+    ref = cad.where(cad > 0).rolling(31, center=True, min_periods=5).median()
     ratio = cad / ref
     marked = (ratio >= 0.42) & (ratio <= 0.58) & (ref >= 130)
     run_id = (marked != marked.shift()).cumsum()

@@ -41,6 +41,7 @@ class Sessions(pa.DataFrameModel):
     moving_s: Series[float] = pa.Field(ge=0)
     distance_m: Series[float] = pa.Field(ge=0, nullable=True)
     run_distance_m: Series[float] = pa.Field(ge=0, nullable=True)
+    main_set_distance_m: Series[float] = pa.Field(ge=0, nullable=True)
     run_s: Series[float] = pa.Field(ge=0)
     walk_s: Series[float] = pa.Field(ge=0)
     stop_s: Series[float] = pa.Field(ge=0)
@@ -72,6 +73,7 @@ class Sessions(pa.DataFrameModel):
     source_format: Series[str]
     device: Series[str] = pa.Field(nullable=True)
     sha256: Series[str]
+    truncated: Series[bool]
     duplicate_of: Series[str] = pa.Field(nullable=True)
 
     class Config:

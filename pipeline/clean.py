@@ -1,0 +1,123 @@
+"""Cleaning: RawRecords → CleanRecords (spec §6.1).
+
+Speed spikes and impossible accelerations become missing, heart rate outside 30–230 bpm
+becomes missing, cadence is repaired (spec §5.5 steps 2–3), and pauses become explicit rows:
+time between a FIT timer stop and the next start, and any gap longer than the pause
+threshold. Every row then covers ``duration_s`` seconds, so durations add up to elapsed time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.cadence import repair_cadence
+from schemas import CleanRecords, RawRecords
+
+__all__ = ["CleanConfig", "clean_records"]
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """Cleaning thresholds (spec §6.1, all [PRODUCT] defaults).
+
+    Attributes:
+        v_max_mps: Faster than this is a GPS spike (8 m/s for a return-to-run population).
+        max_accel_mps2: A change larger than this per second between valid samples is a spike.
+        pause_gap_s: A gap longer than this between samples is a pause (GoldenCheetah's 25 s).
+        smooth_samples: Centred rolling-median window for speed and cadence.
+        hr_min_bpm / hr_max_bpm: Heart rate outside this range is invalid (spec §2.3).
+    """
+
+    v_max_mps: float = 8.0
+    max_accel_mps2: float = 3.0
+    pause_gap_s: float = 25.0
+    smooth_samples: int = 5
+    hr_min_bpm: float = 30.0
+    hr_max_bpm: float = 230.0
+
+
+def _despike(speed: pd.Series, seconds: pd.Series, cfg: CleanConfig) -> pd.Series:
+    v = speed.where(speed <= cfg.v_max_mps)
+    prev = v.ffill().shift(1)
+    prev_t = seconds.where(v.notna()).ffill().shift(1)
+    jump = (v - prev).abs() > cfg.max_accel_mps2 * (seconds - prev_t).clip(lower=1.0)
+    return v.mask(jump)
+
+
+def _timer_pauses(events: pd.DataFrame | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(stop, restart) pairs from FIT timer events, in time order."""
+    if events is None or events.empty:
+        return []
+    ev = events.sort_values("timestamp_utc")
+    pauses, stopped_at = [], None
+    for t, kind in zip(ev["timestamp_utc"], ev["event_type"], strict=True):
+        if kind in ("stop", "stop_all", "stop_disable", "stop_disable_all") and stopped_at is None:
+            stopped_at = t
+        elif kind == "start" and stopped_at is not None:
+            if t > stopped_at:
+                pauses.append((stopped_at, t))
+            stopped_at = None
+    return pauses
+
+
+def clean_records(raw: pd.DataFrame, timer_events: pd.DataFrame | None = None,
+                  config: CleanConfig | None = None) -> pd.DataFrame:
+    """Clean one session's records.
+
+    Args:
+        raw: A ``RawRecords`` frame (one session). Not modified.
+        timer_events: The session's FIT timer events (``timestamp_utc``, ``event_type``).
+        config: Thresholds; defaults to :class:`CleanConfig`.
+
+    Returns:
+        A new ``CleanRecords`` frame with pause rows inserted and ``duration_s`` per row.
+    """
+    cfg = config or CleanConfig()
+    RawRecords.validate(raw)
+    f = raw.reset_index(drop=True)
+    t0 = f["timestamp_utc"].iloc[0]
+    seconds = (f["timestamp_utc"] - t0).dt.total_seconds()
+    speed = _despike(f["speed_mps"], seconds, cfg)
+    hr = f["heart_rate_bpm"].where(f["heart_rate_bpm"].between(cfg.hr_min_bpm, cfg.hr_max_bpm))
+    cadence = repair_cadence(f["cadence_spm"], speed)
+    w = cfg.smooth_samples
+    frame = f.assign(
+        speed_mps=speed.rolling(w, center=True, min_periods=1).median(),
+        cadence_spm=cadence.rolling(w, center=True, min_periods=1).median(),
+        heart_rate_bpm=hr,
+        paused=False,
+    )
+    # Pause rows: timer stops first, then long gaps not already explained by a timer stop.
+    nominal = float(np.median(np.diff(seconds))) if len(seconds) > 1 else 1.0
+    nominal = min(max(nominal, 1.0), cfg.pause_gap_s)
+    times = frame["timestamp_utc"]
+    in_timer_pause = pd.Series(False, index=frame.index)
+    timer_stops = []
+    for stop, start in _timer_pauses(timer_events):
+        if t0 <= stop <= times.iloc[-1]:
+            in_timer_pause |= (times >= stop) & (times < start)
+            timer_stops.append(stop)
+    frame["paused"] = in_timer_pause
+    gap_s = (times.shift(-1) - times).dt.total_seconds()
+    gap_rows = [times.iloc[i] + pd.Timedelta(seconds=nominal)
+                for i in np.flatnonzero((gap_s > cfg.pause_gap_s).to_numpy())
+                if not any(times.iloc[i] <= p <= times.iloc[i + 1] for p in timer_stops)]
+    pause_rows = timer_stops + gap_rows
+    if pause_rows:
+        extra = pd.DataFrame({"timestamp_utc": pd.Series(pause_rows, dtype="datetime64[ns, UTC]"),
+                              "paused": True})
+        frame = pd.concat([frame, extra], ignore_index=True)
+        frame = (frame.sort_values(["timestamp_utc", "paused"], kind="stable")
+                 .drop_duplicates("timestamp_utc", keep="last").reset_index(drop=True))
+        frame["distance_m"] = frame["distance_m"].where(~frame["paused"]
+                                                        | frame["distance_m"].notna())
+    seconds = (frame["timestamp_utc"] - t0).dt.total_seconds()
+    duration = (seconds.shift(-1) - seconds).fillna(nominal)
+    frame = frame.assign(elapsed_s=seconds, duration_s=duration,
+                         paused=frame["paused"].astype(bool))
+    for col in ("speed_mps", "cadence_spm", "heart_rate_bpm", "power_w"):
+        frame[col] = frame[col].where(~frame["paused"])
+    return CleanRecords.validate(frame)
