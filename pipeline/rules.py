@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -211,6 +212,10 @@ def weekly_progression(sessions: pd.DataFrame, config: RuleConfig | None = None)
     return pd.concat(out, ignore_index=True)
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict("records")  # type: ignore[return-value]
+
+
 def _km(m: float) -> str:
     return f"{m / 1000:.1f} km"
 
@@ -246,57 +251,57 @@ def progression_flags(sessions: pd.DataFrame, daily: pd.DataFrame | None = None,
         cfg = (overrides or {}).get(athlete, base_cfg)
         mine = sessions[sessions["athlete_id"] == athlete]
         spikes = spike_table(mine, "distance_m", cfg)
-        for r in spikes.itertuples():
-            if r.category == "no_baseline":
-                rows.append(_flag(athlete, r.date, r.activity_id, "NO_BASELINE", "info",
+        for r in _records(spikes):
+            if r['category'] == "no_baseline":
+                rows.append(_flag(athlete, r['date'], r['activity_id'], "NO_BASELINE", "info",
                                   "No run in the previous 30 days: start at program stage 1.",
-                                  f"{_km(r.value)}; no run in the previous 30 days", r.value,
+                                  f"{_km(r['value'])}; no run in the previous 30 days", r['value'],
                                   None, SRC_SPIKE))
-            elif r.category in ("small", "moderate", "large"):
-                partial = " (less than 30 days of history)" if r.baseline_partial else ""
+            elif r['category'] in ("small", "moderate", "large"):
+                partial = " (less than 30 days of history)" if r['baseline_partial'] else ""
                 rows.append(_flag(
-                    athlete, r.date, r.activity_id, f"SPIKE_{r.category.upper()}",
-                    "alert" if r.category == "large" else "caution",
-                    f"This run was a {r.category} spike: {r.rel:+.0%} longer than the longest "
+                    athlete, r['date'], r['activity_id'], f"SPIKE_{r['category'].upper()}",
+                    "alert" if r['category'] == "large" else "caution",
+                    f"This run was a {r['category']} spike: {r['rel']:+.0%} longer than the longest "
                     f"run of the previous 30 days{partial}.",
-                    f"{_km(r.value)} vs longest {_km(r.baseline)} in the previous 30 days, "
-                    f"{r.rel:+.0%}", float(r.rel),
+                    f"{_km(r['value'])} vs longest {_km(r['baseline'])} in the previous 30 days, "
+                    f"{r['rel']:+.0%}", float(r['rel']),
                     {"small": cfg.spike_small, "moderate": cfg.spike_moderate,
-                     "large": cfg.spike_large}[r.category], SRC_SPIKE))
+                     "large": cfg.spike_large}[r['category']], SRC_SPIKE))
         for measure, label in (("run_distance_m", "running distance"), ("run_s", "running time")):
             alt = spike_table(mine, measure, cfg)
-            for r in alt[alt["category"].isin(["moderate", "large"])].itertuples():
-                if not spikes.loc[spikes["activity_id"] == r.activity_id, "category"].isin(
+            for r in _records(alt[alt["category"].isin(["moderate", "large"])]):
+                if not spikes.loc[spikes["activity_id"] == r['activity_id'], "category"].isin(
                         ["moderate", "large"]).any():
-                    shown = (f"{r.value / 60:.0f} min vs longest {r.baseline / 60:.0f} min"
-                             if measure == "run_s" else f"{_km(r.value)} vs longest {_km(r.baseline)}")
+                    shown = (f"{r['value'] / 60:.0f} min vs longest {r['baseline'] / 60:.0f} min"
+                             if measure == "run_s" else f"{_km(r['value'])} vs longest {_km(r['baseline'])}")
                     rows.append(_flag(
-                        athlete, r.date, r.activity_id, f"SPIKE_{r.category.upper()}", "caution",
-                        f"Spike in {label} (not in total distance): {r.rel:+.0%}.",
-                        f"{shown} in the previous 30 days, {r.rel:+.0%}", float(r.rel),
+                        athlete, r['date'], r['activity_id'], f"SPIKE_{r['category'].upper()}", "caution",
+                        f"Spike in {label} (not in total distance): {r['rel']:+.0%}.",
+                        f"{shown} in the previous 30 days, {r['rel']:+.0%}", float(r['rel']),
                         cfg.spike_moderate, SRC_SPIKE + "; run-only variant [PRODUCT]"))
-        for r in weekly_progression(mine, cfg).itertuples():
-            if r.category == ">30%":
-                rows.append(_flag(athlete, r.date, None, "WEEK_GT30", "caution",
+        for r in _records(weekly_progression(mine, cfg)):
+            if r['category'] == ">30%":
+                rows.append(_flag(athlete, r['date'], None, "WEEK_GT30", "caution",
                                   "Weekly distance rose by more than 30 %.",
-                                  f"{_km(r.w_cur)} in the last 7 days vs {_km(r.w_prev)} the week "
-                                  f"before, {r.progression:+.0%}", float(r.progression),
+                                  f"{_km(r['w_cur'])} in the last 7 days vs {_km(r['w_prev'])} the week "
+                                  f"before, {r['progression']:+.0%}", float(r['progression']),
                                   cfg.week_caution, SRC_WEEK30))
-            elif r.category == "10-30%" and r.progression > cfg.week_info:
-                rows.append(_flag(athlete, r.date, None, "WEEK_GT10", "info",
+            elif r['category'] == "10-30%" and r['progression'] > cfg.week_info:
+                rows.append(_flag(athlete, r['date'], None, "WEEK_GT10", "info",
                                   "Weekly distance rose by more than 10 % (the 10 % rule; "
                                   "information only).",
-                                  f"{_km(r.w_cur)} vs {_km(r.w_prev)}, {r.progression:+.0%}",
-                                  float(r.progression), cfg.week_info, SRC_WEEK10))
+                                  f"{_km(r['w_cur'])} vs {_km(r['w_prev'])}, {r['progression']:+.0%}",
+                                  float(r['progression']), cfg.week_info, SRC_WEEK10))
         d = daily[(daily["athlete_id"] == athlete) & (daily["n_sessions"] > 0)]
         high = d[(d["ratio_uncoupled"] > cfg.acwr_info) & ~d["low_confidence"]]
-        for r in high.itertuples():
+        for r in _records(high):
             rows.append(_flag(
-                athlete, r.date, None, "ACWR_HIGH", "info",
-                f"This week's running is {acwr_label(r.ratio_uncoupled)} "
+                athlete, r['date'], None, "ACWR_HIGH", "info",
+                f"This week's running is {acwr_label(r['ratio_uncoupled'])} "
                 "(acute:chronic ratio; information only).",
-                f"acute {r.acute:.0f} min (7 days) vs chronic {r.chronic:.0f} min per week "
-                f"(3 weeks before), ratio {r.ratio_uncoupled:.2f}", float(r.ratio_uncoupled),
+                f"acute {r['acute']:.0f} min (7 days) vs chronic {r['chronic']:.0f} min per week "
+                f"(3 weeks before), ratio {r['ratio_uncoupled']:.2f}", float(r['ratio_uncoupled']),
                 cfg.acwr_info, SRC_ACWR))
     if not rows:
         return Flags.validate(empty_flags())
