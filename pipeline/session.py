@@ -226,3 +226,22 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
     }
     session = Sessions.validate(pd.DataFrame([row]))
     return SessionResult(session=session, records=gait, segments=segments, structure=st)
+
+
+def apply_checkin_rpe(sessions: pd.DataFrame, checkins: pd.DataFrame) -> pd.DataFrame:
+    """Use the athlete's check-in RPE (spec §2.2) where one exists for the session's day.
+
+    The check-in wins over the watch's own RPE; sRPE is recomputed. Returns a new frame.
+    """
+    if sessions.empty or checkins.empty:
+        return sessions
+    answered = checkins.dropna(subset=["rpe"]).assign(local_date=lambda c: pd.to_datetime(c["date"]))
+    rpe = answered.drop_duplicates(["athlete_id", "local_date"]).set_index(
+        ["athlete_id", "local_date"])["rpe"]
+    key = pd.MultiIndex.from_arrays([sessions["athlete_id"], pd.to_datetime(sessions["local_date"])])
+    found = pd.Series(rpe.reindex(key).to_numpy(), index=sessions.index)
+    out = sessions.assign(
+        rpe_cr10=found.where(found.notna(), sessions["rpe_cr10"]),
+        rpe_source=pd.Series("checkin", index=sessions.index).where(found.notna(),
+                                                                     sessions["rpe_source"]))
+    return out.assign(srpe_au=(out["rpe_cr10"] * out["load_duration_min"]).astype("float64"))

@@ -59,3 +59,20 @@ def prefect_fast():
     with contextlib.suppress(RuntimeError):
         APILogWorker.instance().drain()
     EventsWorker.drain_all()
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory):
+    """A store built once from data/sample/inbox (ingest + check-ins + evaluation)."""
+    from pipeline.athletes import read_roster
+    from pipeline.inbox import iter_exports
+    from pipeline.ingest import ingest_item, recompute, refresh_checkins
+    from pipeline.store import Store
+
+    inbox = SAMPLE / "inbox"
+    store = Store(tmp_path_factory.mktemp("sample") / "store")
+    roster = read_roster(inbox / "athletes.csv")
+    outcomes = [o for item in iter_exports(inbox) for o in ingest_item(store, item, roster)]
+    refresh_checkins(store, inbox, roster)
+    recompute(store, roster, roster)
+    return store, outcomes

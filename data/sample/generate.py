@@ -26,6 +26,7 @@ import gzip
 import hashlib
 import io
 import math
+import shutil
 import sys
 import zipfile
 from dataclasses import dataclass, field
@@ -96,17 +97,27 @@ class Plan:
     extras: dict[str, str] = field(default_factory=dict)
 
 
-def _smooth_plan() -> list[Plan]:
-    plans, stage, last_change, clean = [], 1, 0, 0
-    for week in range(WEEKS):
-        for dow in (0, 2, 4):
-            day = week * 7 + dow
-            p = Plan(day, stage, rpe=float(STAGES[stage][3]))
+def _program_days(first: int, stage: int, last_change: int,
+                  uncounted: frozenset[int] = frozenset()) -> list[Plan]:
+    """Mon/Wed/Fri runs from ``first`` on, advancing as the program allows: two completions
+    at the stage and 7 days since the last change (S3, S4). ``uncounted`` days do not
+    complete their stage (a truncated recording)."""
+    plans, clean = [], 0
+    for day in range(first, WEEKS * 7):
+        if day % 7 not in (0, 2, 4):
+            continue
+        p = Plan(day, stage, rpe=float(STAGES[stage][3]))
+        if day not in uncounted:
             clean += 1
-            if clean >= 2 and day - last_change >= 7 and stage < 6:
-                stage, last_change, clean = stage + 1, day, 0
-                p.expect = "ADVANCE"
-            plans.append(p)
+        if clean >= 2 and day - last_change >= 7 and stage < 6:
+            stage, last_change, clean = stage + 1, day, 0
+            p.expect = "ADVANCE"
+        plans.append(p)
+    return plans
+
+
+def _smooth_plan() -> list[Plan]:
+    plans = _program_days(0, 1, 0)
     plans[4].checkin = ("none", "none", "muscular")
     plans[7].export = "fit+gpx"
     plans[7].note = "same run exported twice (FIT and GPX)"
@@ -120,28 +131,23 @@ def _pusher_plan() -> list[Plan]:
     s1, s2, s3 = 1, 2, 3
     plans = [
         Plan(0, s1), Plan(2, s1), Plan(4, s1), Plan(7, s1, expect="ADVANCE"),
-        Plan(8, s2, expect="CONSECUTIVE_DAYS"),
-        Plan(10, s2), Plan(12, s2), Plan(13, s2, expect="CONSECUTIVE_DAYS;FREQ_EXCEEDED"),
-        Plan(16, s2, expect="ADVANCE", export="zip"), Plan(18, s3, export="zip"),
-        Plan(20, s3, export="zip"),
+        Plan(8, s2, expect="CONSECUTIVE_DAYS;FREQ_EXCEEDED"),
+        Plan(10, s2, expect="FREQ_EXCEEDED"), Plan(12, s2, expect="FREQ_EXCEEDED"),
+        Plan(13, s2, expect="CONSECUTIVE_DAYS;FREQ_EXCEEDED"),
+        Plan(16, s2, expect="ADVANCE;FREQ_EXCEEDED", export="zip"),
+        Plan(18, s3, expect="FREQ_EXCEEDED", export="zip"), Plan(20, s3, export="zip"),
         Plan(23, s3, run_s=540, walk_s=60, total_m=6400, rpe=7,
              expect="SPIKE_LARGE;STAGE_EXCEEDED;INTENSITY_EARLY",
              note="ran far beyond his stage"),
         Plan(25, s3, expect="ADVANCE"),
-        Plan(28, 4, checkin=("persisted", None, None), expect="DROP",
+        Plan(28, 4, checkin=("persisted", None, None), expect="R1",
              note="sore in the warm-up and it stayed"),
-        Plan(29, 3, expect="RAN_DURING_REST;CONSECUTIVE_DAYS", pain=(3, 3, 2),
+        Plan(29, 3, expect="RAN_DURING_REST;CONSECUTIVE_DAYS;FREQ_EXCEEDED", pain=(3, 3, 2),
              note="ran the next day, during the 2 days off"),
     ]
-    stage, last_change, clean = 3, 28, 0
-    for day in range(32, WEEKS * 7, 2):
-        p = Plan(day, stage)
-        clean += 1
-        if clean >= 2 and day - last_change >= 7 and stage < 6:
-            stage, last_change, clean = stage + 1, day, 0
-            p.expect = "ADVANCE"
-        plans.append(p)
+    plans += _program_days(32, 3, 28)
     plans[-1].checkin = (None, None, None)
+    plans[-1].expect = ";".join(filter(None, [plans[-1].expect, "M"]))
     for p in plans:
         p.rpe = p.rpe if p.rpe is not None else float(STAGES[p.stage][3])
     return plans
@@ -154,33 +160,31 @@ def _soreness_plan() -> list[Plan]:
         Plan(7, 1, expect="ADVANCE"),
         Plan(9, 2, checkin=("resolved", n, n), expect="R2"),
         Plan(11, 2, checkin=(n, n, "non_muscular"), expect="R4", pain=(2, 3, 3)),
-        Plan(14, 2, checkin=("resolved", "returned", "non_muscular"), expect="R3;R4",
+        Plan(14, 2, checkin=("resolved", "returned", "non_muscular"), expect="R3;R4;PAIN_GATE",
              pain=(4, 4, 3)),
         Plan(17, 1, checkin=(None, n, n), expect="M"),
-        Plan(19, 1, checkin=("persisted", None, None), expect="R1;CLINICIAN_REVIEW",
+        Plan(19, 1, checkin=("persisted", None, None), expect="R1;CLINICIAN_REVIEW;PAIN_GATE",
              pain=(4, None, None)),
-        Plan(22, 1, checkin=(n, "new", n), expect="X1;CLINICIAN_REVIEW", pain=(1, 4, 2)),
+        Plan(22, 1, checkin=(n, "new", n), expect="X1;CLINICIAN_REVIEW;PAIN_GATE",
+             pain=(1, 4, 2)),
     ]
-    stage, last_change, clean = 1, 22, 0
-    for day in range(24, WEEKS * 7, 2):
-        p = Plan(day, stage)
-        clean += 1
-        if clean >= 2 and day - last_change >= 7 and stage < 6:
-            stage, last_change, clean = stage + 1, day, 0
-            p.expect = "ADVANCE"
-        plans.append(p)
+    truncated_day = 35
+    plans += _program_days(25, 1, 22, uncounted=frozenset({truncated_day}))
     plans[12].export = "gz"
-    plans[15].export = "truncated"
-    plans[15].note = "watch battery died mid-run"
+    cut = next(p for p in plans if p.day == truncated_day)
+    cut.export = "truncated"
+    cut.note = "watch battery died mid-run"
     for p in plans:
         p.rpe = float(STAGES[p.stage][3])
     return plans
 
 
-def _bouts(p: Plan) -> list[tuple[str, float]]:
-    """(gait, seconds) of a planned session; the last run stops when the total is reached."""
+def _bouts(p: Plan, speeds: tuple[float, float] = (2.6, 1.4)) -> list[tuple[str, float]]:
+    """(gait, seconds) of a planned session; the last run stops when the total is reached
+    (computed with the session's own run and walk speeds)."""
     if p.sport != "running":
         return [("ride", 1800.0)]
+    run_v, walk_v = speeds
     run_s, walk_s, total_m, _ = STAGES[p.stage]
     run_s = p.run_s or run_s
     walk_s = p.walk_s if p.walk_s is not None else walk_s
@@ -188,13 +192,12 @@ def _bouts(p: Plan) -> list[tuple[str, float]]:
     bouts: list[tuple[str, float]] = [("walk", WARMUP_S)]
     covered = 0.0
     while covered < total_m:
-        bout = run_s or (total_m - covered) / 2.6 + 1
-        run = min(bout, (total_m - covered) / 2.6)
-        bouts.append(("run", float(math.ceil(run))))
-        covered += run * 2.6
+        run = float(math.ceil(min(run_s or 1e9, (total_m - covered) / run_v)))
+        bouts.append(("run", run))
+        covered += run * run_v
         if covered < total_m and walk_s:
             bouts.append(("walk", float(walk_s)))
-            covered += walk_s * 1.4
+            covered += walk_s * walk_v
     bouts.append(("walk", float(COOLDOWN_S)))
     return bouts
 
@@ -202,10 +205,11 @@ def _bouts(p: Plan) -> list[tuple[str, float]]:
 def _trace(rng: np.random.Generator, p: Plan, a: Athlete) -> dict[str, np.ndarray]:
     """A 1 Hz trace with realistic noise for the planned bouts."""
     labels, speed, cad = [], [], []
-    for gait, seconds in _bouts(p):
+    run_v, walk_v = rng.uniform(2.45, 2.75), rng.uniform(1.3, 1.5)
+    bouts = _bouts(p, (run_v, walk_v))
+    for gait, seconds in bouts:
         n = int(seconds)
-        base_v = {"run": rng.uniform(2.45, 2.75), "walk": rng.uniform(1.3, 1.5),
-                  "ride": rng.uniform(5.5, 6.5)}[gait]
+        base_v = {"run": run_v, "walk": walk_v, "ride": rng.uniform(5.5, 6.5)}[gait]
         base_c = {"run": rng.uniform(158, 170), "walk": rng.uniform(106, 118),
                   "ride": rng.uniform(80, 90)}[gait]
         speed.append(np.clip(base_v + rng.normal(0, 0.08, n), 0.3, None))
@@ -247,7 +251,7 @@ def _trace(rng: np.random.Generator, p: Plan, a: Athlete) -> dict[str, np.ndarra
     return {"t": np.arange(n)[keep], "v": v[keep], "device_v": device_v[keep], "c": c[keep],
             "hr": hr[keep], "lat": lat[keep], "lon": lon[keep],
             "dist": np.cumsum(v)[keep], "gait": gait[keep], "pauses": np.array(pauses),
-            "duration": np.array([n])}
+            "duration": np.array([n]), "bouts": np.array(bouts, dtype=object)}
 
 
 def _start_utc(a: Athlete, day: int) -> tuple[dt.datetime, int]:
@@ -401,6 +405,8 @@ def _pattern(p: Plan, bouts: list[tuple[str, float]]) -> str:
 def generate(out: Path) -> list[str]:
     """Write the whole sample tree under ``out``; returns the written paths (relative)."""
     inbox = out / "inbox"
+    for owned in (inbox, out / "invalid"):  # the generator owns these trees
+        shutil.rmtree(owned, ignore_errors=True)
     manifest: list[dict[str, object]] = []
     inbox.mkdir(parents=True, exist_ok=True)
     with (inbox / "athletes.csv").open("w", newline="") as fh:
@@ -423,7 +429,7 @@ def generate(out: Path) -> list[str]:
             local_date = (PROGRAM_START + dt.timedelta(days=p.day)).isoformat()
             stem = f"{local_date}_{a.athlete_id}_{p.sport}"
             fit = write_fit(tr, start, offset, p, a)
-            bouts = _bouts(p)
+            bouts = [(str(g), float(n)) for g, n in tr["bouts"]]
             row: dict[str, object] = {
                 "athlete_id": a.athlete_id, "kind": "activity", "format": "fit",
                 "sport": p.sport, "local_date": local_date,

@@ -1,0 +1,96 @@
+"""Athlete check-ins (``checkins.csv``): validated, bad rows reported, good rows kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pandera.errors import SchemaErrors
+
+from pipeline.errors import ConfigError
+from schemas import CheckIns
+
+__all__ = ["CHECKIN_COLUMNS", "CheckInResult", "parse_checkins", "read_checkins"]
+
+CHECKIN_COLUMNS = ("athlete_id", "date", "warmup", "during", "next_day", "pre_session",
+                   "pain_during", "pain_after", "pain_next_morning", "swelling", "rpe", "note")
+_BOOL = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False,
+         "false": False, "0": False}
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    """Valid rows, and one problem row per rejected value (line, column, reason)."""
+
+    checkins: pd.DataFrame
+    problems: pd.DataFrame
+
+
+def _empty_checkins() -> pd.DataFrame:
+    return CheckIns.validate(pd.DataFrame({c: pd.Series(dtype="object") for c in CHECKIN_COLUMNS})
+                             .astype({"date": "datetime64[ns]"}))
+
+
+def parse_checkins(raw: pd.DataFrame, source: str = "checkins.csv",
+                   first_line: int = 2) -> CheckInResult:
+    """Validate check-in rows given as text (as read from CSV, every cell a string or NaN)."""
+    text = raw.copy()
+    for col in CHECKIN_COLUMNS:
+        if col not in text:
+            text[col] = None
+    text = text[list(CHECKIN_COLUMNS)].astype("object")
+    text = text.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v))
+                    or (isinstance(v, str) and not v.strip()) else (v.strip() if isinstance(v, str) else v))
+    for col in ("warmup", "during", "next_day", "pre_session"):
+        text[col] = text[col].map(lambda v: v.lower() if isinstance(v, str) else v)
+    problems: list[dict[str, object]] = []
+    lines = pd.Series(range(first_line, first_line + len(text)), index=text.index)
+    dates = pd.to_datetime(text["date"], errors="coerce", format="ISO8601")
+    for i in text.index[dates.isna()]:
+        problems.append({"source": source, "line": int(lines[i]), "column": "date",
+                         "value": text.at[i, "date"], "reason": "not a date (YYYY-MM-DD)"})
+    swelling = text["swelling"].map(lambda v: _BOOL.get(str(v).lower(), "bad") if v is not None else None)
+    for i in text.index[swelling == "bad"]:
+        problems.append({"source": source, "line": int(lines[i]), "column": "swelling",
+                         "value": text.at[i, "swelling"], "reason": "answer yes or no"})
+    frame = text.assign(date=dates, swelling=swelling.where(swelling != "bad", None))
+    for col in ("pain_during", "pain_after", "pain_next_morning", "rpe"):
+        num = pd.to_numeric(frame[col], errors="coerce")
+        for i in frame.index[num.isna() & frame[col].notna()]:
+            problems.append({"source": source, "line": int(lines[i]), "column": col,
+                             "value": frame.at[i, col], "reason": "not a number"})
+        frame[col] = num
+    bad = {p["line"] for p in problems}
+    keep = frame[~lines.isin(bad)]
+    keep = keep.assign(swelling=keep["swelling"].astype("boolean"))
+    try:
+        valid = CheckIns.validate(keep, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases.dropna(subset=["index"])
+        for _, case in cases.iterrows():
+            idx = int(case["index"])
+            problems.append({"source": source, "line": int(lines[idx]),
+                             "column": str(case["column"]), "value": case["failure_case"],
+                             "reason": f"fails {case['check']}"})
+        valid = CheckIns.validate(keep.drop(index=cases["index"].astype(int).unique()))
+    report = pd.DataFrame(problems, columns=["source", "line", "column", "value", "reason"])
+    return CheckInResult(checkins=valid.reset_index(drop=True),
+                         problems=report.sort_values("line").reset_index(drop=True))
+
+
+def read_checkins(path: str | Path, athlete_id: str | None = None) -> CheckInResult:
+    """Read one ``checkins.csv``; a missing athlete_id cell is filled from the folder."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read as CSV ({exc})") from exc
+    if athlete_id is not None:
+        if "athlete_id" not in raw:
+            raw["athlete_id"] = athlete_id
+        raw["athlete_id"] = raw["athlete_id"].where(raw["athlete_id"].str.strip() != "", athlete_id)
+    if raw.empty:
+        return CheckInResult(_empty_checkins(), pd.DataFrame(
+            columns=["source", "line", "column", "value", "reason"]))
+    return parse_checkins(raw, source=str(path))

@@ -1,0 +1,290 @@
+"""The store: the only code that writes (DESIGN "Store").
+
+* SQL tables through SQLAlchemy Core: SQLite in WAL mode by default (a notebook can read while
+  the nightly run writes), PostgreSQL when given a URL.
+* Per-second records as Parquet, one file per activity.
+* Every input file archived byte for byte under its SHA-256, so all can be recomputed.
+
+Each activity is written atomically: Parquet and raw bytes go to temporary names and are
+renamed into place, then all its rows and its ledger entry commit in one transaction. A crash
+leaves either the whole activity or none of it (an orphan Parquet file is overwritten with the
+same content on the next run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
+
+__all__ = ["DEFAULT_STORE", "TABLES", "Store", "file_key"]
+
+DEFAULT_STORE = Path(".comeback")
+SCHEMA_VERSION = 2
+
+_meta = sa.MetaData()
+
+
+def _cols(model: Any, extra: Sequence[sa.Column] = ()) -> list[sa.Column]:
+    cols = []
+    for name, col in model.to_schema().columns.items():
+        dtype = str(col.dtype)
+        kind: Any = (sa.Float if "float" in dtype else sa.Integer if "int" in dtype
+                     else sa.Boolean if "bool" in dtype else sa.Text)
+        cols.append(sa.Column(name, kind, nullable=True))
+    return cols + list(extra)
+
+
+FILES = sa.Table(
+    "files", _meta,
+    sa.Column("file_key", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("athlete_id", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("error_kind", sa.Text),
+    sa.Column("sha256", sa.Text),
+    sa.Column("format", sa.Text),
+    sa.Column("n_sessions", sa.Integer),
+    sa.Column("truncated", sa.Boolean),
+    sa.Column("warnings", sa.Text),
+    sa.Column("first_seen", sa.Text),
+)
+SESSIONS = sa.Table("sessions", _meta, *_cols(Sessions), sa.Column("file_key", sa.Text),
+                    sa.Index("ix_sessions_athlete", "athlete_id"))
+SEGMENTS = sa.Table("segments", _meta, *_cols(Segments),
+                    sa.Index("ix_segments_activity", "activity_id"))
+CHECKINS = sa.Table("checkins", _meta, *_cols(CheckIns), sa.Index("ix_checkins_athlete", "athlete_id"))
+DAILY = sa.Table("daily_load", _meta, *_cols(DailyLoad), sa.Index("ix_daily_athlete", "athlete_id"))
+DECISIONS = sa.Table("decisions", _meta, *_cols(Decisions),
+                     sa.Index("ix_decisions_athlete", "athlete_id"))
+FLAGS = sa.Table("flags", _meta, *_cols(Flags), sa.Index("ix_flags_athlete", "athlete_id"))
+NEXT = sa.Table("next_sessions", _meta, *[sa.Column(c, sa.Text if c in (
+    "athlete_id", "status", "date", "prescription", "why") else sa.Float) for c in (
+    "athlete_id", "status", "date", "stage", "prescription", "run_s", "walk_s", "repeats",
+    "total_m", "target_rpe", "why")])
+CHECKIN_PROBLEMS = sa.Table("checkin_problems", _meta, sa.Column("athlete_id", sa.Text),
+                            sa.Column("source", sa.Text), sa.Column("line", sa.Integer),
+                            sa.Column("column", sa.Text), sa.Column("value", sa.Text),
+                            sa.Column("reason", sa.Text))
+VERSION = sa.Table("schema_version", _meta, sa.Column("version", sa.Integer, nullable=False),
+                   sa.Column("applied_utc", sa.Text))
+
+TABLES: dict[str, sa.Table] = {
+    "files": FILES, "sessions": SESSIONS, "segments": SEGMENTS, "checkins": CHECKINS,
+    "daily_load": DAILY, "decisions": DECISIONS, "flags": FLAGS, "next_sessions": NEXT,
+    "checkin_problems": CHECKIN_PROBLEMS,
+}
+_MODELS: dict[str, Any] = {"sessions": Sessions, "segments": Segments, "checkins": CheckIns,
+                           "daily_load": DailyLoad, "decisions": Decisions, "flags": Flags}
+_TIMESTAMP_COLUMNS = {"start_utc"}
+_DATE_COLUMNS = {"local_date", "date", "rest_until"}
+
+
+def _migrate_v1(conn: sa.Connection) -> None:
+    _meta.create_all(conn, tables=[t for t in TABLES.values() if t is not CHECKIN_PROBLEMS])
+
+
+def _migrate_v2(conn: sa.Connection) -> None:
+    CHECKIN_PROBLEMS.create(conn, checkfirst=True)
+
+
+# Versioned migrations, applied in order and recorded in schema_version.
+MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2)]
+
+
+def file_key(data: bytes) -> str:
+    """Ledger key of an input file: SHA-256 of its bytes as received."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """A value the SQL driver accepts (timestamps as ISO text, NaN as NULL)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat() if value.tzinfo else value.date().isoformat()
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def _rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
+    names = [c.name for c in table.columns if c.name in frame.columns]
+    return [{k: _plain(v) for k, v in zip(names, row, strict=True)}
+            for row in frame[names].itertuples(index=False, name=None)]
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class Store:
+    """Open (and create or migrate) a store.
+
+    Args:
+        root: Folder for the embedded database, Parquet records and raw archive.
+        url: A SQLAlchemy database URL (e.g. ``postgresql+psycopg://…``); default SQLite in root.
+    """
+
+    def __init__(self, root: str | Path = DEFAULT_STORE, url: str | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "records").mkdir(exist_ok=True)
+        (self.root / "raw").mkdir(exist_ok=True)
+        self.url = url or f"sqlite:///{(self.root / 'comeback.db').resolve()}"
+        self.engine: Engine = sa.create_engine(self.url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", self._sqlite_pragmas)
+        self._lock = threading.Lock()
+        self._migrate()
+
+    @staticmethod
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            VERSION.create(conn, checkfirst=True)
+            current = conn.execute(sa.select(sa.func.max(VERSION.c.version))).scalar() or 0
+            for version, step in MIGRATIONS:
+                if version > current:
+                    step(conn)
+                    conn.execute(VERSION.insert().values(
+                        version=version, applied_utc=dt.datetime.now(dt.UTC).isoformat()))
+
+    @property
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(VERSION.c.version))).scalar() or 0)
+
+    # -- raw archive and records ---------------------------------------------------------
+    def raw_path(self, key: str) -> Path:
+        return self.root / "raw" / key[:2] / key
+
+    def archive_raw(self, data: bytes) -> str:
+        """Keep the input bytes under their SHA-256; returns the key."""
+        key = file_key(data)
+        path = self.raw_path(key)
+        if not path.exists():
+            _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        return key
+
+    def records_path(self, activity_id: str) -> Path:
+        return self.root / "records" / f"{activity_id}.parquet"
+
+    def records(self, activity_id: str) -> pd.DataFrame:
+        """Per-second GaitRecords of one activity."""
+        return pd.read_parquet(self.records_path(activity_id))
+
+    # -- ledger ----------------------------------------------------------------------------
+    def ledger_entry(self, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(FILES).where(FILES.c.file_key == key)).mappings().first()
+        return dict(row) if row else None
+
+    def _ledger(self, conn: sa.Connection, key: str, **values: Any) -> None:
+        values = {k: _plain(v) for k, v in values.items()}
+        conn.execute(FILES.delete().where(FILES.c.file_key == key))
+        conn.execute(FILES.insert().values(
+            file_key=key, first_seen=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **values))
+
+    def quarantine(self, key: str, name: str, athlete_id: str | None, kind: str,
+                   reason: str) -> None:
+        """Record a file that raised an input error (its bytes stay in the raw archive)."""
+        with self._lock, self.engine.begin() as conn:
+            self._ledger(conn, key, name=name, athlete_id=athlete_id, status="quarantined",
+                         reason=reason, error_kind=kind)
+
+    def write_activity(self, key: str, name: str, athlete_id: str, sessions: pd.DataFrame,
+                       segments: pd.DataFrame, records: dict[str, pd.DataFrame], *,
+                       status: str, reason: str | None, sha256: str, fmt: str,
+                       truncated: bool, warnings: Iterable[str]) -> None:
+        """Write one file's sessions, segments and records, and its ledger entry, atomically."""
+        for activity_id, frame in records.items():
+            _atomic_write(self.records_path(activity_id),
+                          lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+        with self._lock, self.engine.begin() as conn:
+            ids = list(sessions["activity_id"])
+            conn.execute(SESSIONS.delete().where(SESSIONS.c.activity_id.in_(ids)))
+            conn.execute(SEGMENTS.delete().where(SEGMENTS.c.activity_id.in_(ids)))
+            if len(sessions):
+                conn.execute(SESSIONS.insert(), _rows(sessions.assign(file_key=key), SESSIONS))
+            if len(segments):
+                conn.execute(SEGMENTS.insert(), _rows(segments, SEGMENTS))
+            self._ledger(conn, key, name=name, athlete_id=athlete_id, status=status,
+                         reason=reason, sha256=sha256, format=fmt, n_sessions=len(sessions),
+                         truncated=truncated, warnings="; ".join(warnings) or None)
+
+    def set_duplicates(self, updates: dict[str, str | None]) -> None:
+        """Set ``duplicate_of`` for the given activity ids."""
+        if not updates:
+            return
+        with self._lock, self.engine.begin() as conn:
+            for activity_id, target in updates.items():
+                conn.execute(SESSIONS.update().where(SESSIONS.c.activity_id == activity_id)
+                             .values(duplicate_of=target))
+
+    # -- derived tables --------------------------------------------------------------------
+    def replace_for_athletes(self, table: str, athletes: Iterable[str], frame: pd.DataFrame) -> None:
+        """Replace a table's rows of these athletes with ``frame`` in one transaction."""
+        t = TABLES[table]
+        ids = list(athletes)
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(t.delete().where(t.c.athlete_id.in_(ids)))
+            mine = frame[frame["athlete_id"].isin(ids)] if len(frame) else frame
+            if len(mine):
+                conn.execute(t.insert(), _rows(mine, t))
+
+    # -- reading ---------------------------------------------------------------------------
+    def table(self, name: str, athlete_id: str | None = None) -> pd.DataFrame:
+        """A table as a DataFrame, validated against its Pandera model when it has one."""
+        t = TABLES[name]
+        query = sa.select(t)
+        if athlete_id is not None and "athlete_id" in t.c:
+            query = query.where(t.c.athlete_id == athlete_id)
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(query, conn)
+        for col in frame.columns:
+            if col in _TIMESTAMP_COLUMNS:
+                frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+            elif col in _DATE_COLUMNS:
+                frame[col] = pd.to_datetime(frame[col], format="ISO8601")
+        if name == "checkins":
+            frame["swelling"] = frame["swelling"].astype("boolean")
+        model = _MODELS.get(name)
+        if model is not None:
+            for col, spec in model.to_schema().columns.items():
+                if "bool" in str(spec.dtype) and col in frame and name != "checkins":
+                    frame[col] = frame[col].astype(bool)
+            frame = model.validate(frame)
+        return frame
