@@ -155,3 +155,28 @@ def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlet
     return result
 
 
+
+
+def reprocess_store(store: Store, roster: Mapping[str, Athlete]) -> int:
+    """Re-measure every stored activity from its archived bytes; returns how many files."""
+    files = store.table("files")
+    files = files[files["n_sessions"].fillna(0) > 0]
+    count = 0
+    for row in files.to_dict("records"):
+        data = store.raw_path(row["file_key"]).read_bytes()
+        activity = read_activity(data, name=row["name"])
+        athlete = roster.get(row["athlete_id"])
+        results = [measure_session(activity, i, row["athlete_id"], athlete)
+                   for i in range(len(activity.sessions))]
+        sessions = pd.concat([r.session for r in results], ignore_index=True)
+        old = store.table("sessions", row["athlete_id"]).set_index("activity_id")["duplicate_of"]
+        sessions = sessions.assign(duplicate_of=sessions["activity_id"].map(old))
+        store.write_activity(
+            row["file_key"], row["name"], row["athlete_id"], sessions,
+            pd.concat([r.segments for r in results], ignore_index=True),
+            {r.session["activity_id"].iloc[0]: r.records for r in results},
+            status=row["status"], reason=row["reason"], sha256=activity.provenance.sha256,
+            fmt=activity.provenance.format, truncated=activity.provenance.truncated,
+            warnings=activity.provenance.warnings)
+        count += 1
+    return count

@@ -1,0 +1,265 @@
+"""``comeback``: the command line. Every user error is one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pipeline.errors import ComebackError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Comeback: return-to-run analysis for coaches and physiotherapists.")
+
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", help="Store folder (default: $COMEBACK_STORE or ./.comeback).")]
+UrlOpt = Annotated[str | None, typer.Option(
+    "--database-url", envvar="COMEBACK_DATABASE_URL",
+    help="SQLAlchemy URL of a PostgreSQL database instead of the embedded SQLite.")]
+TABLE_NAMES = ("files", "sessions", "segments", "checkins", "daily_load", "decisions", "flags",
+               "next_sessions")
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _inbox(path: str) -> Path:
+    inbox = Path(path)
+    if not (inbox / "athletes.csv").is_file():
+        raise ComebackError(f"{inbox}: not an inbox (expected {inbox / 'athletes.csv'})")
+    return inbox
+
+
+def _run_nightly(inbox: Path, store: str | None, url: str | None, workers: int,
+                 dask_address: str | None) -> dict[str, Any]:
+    _quiet_prefect()
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from flows.nightly import nightly
+
+    runner: Any = ThreadPoolTaskRunner(max_workers=workers)
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        runner = DaskTaskRunner(address=dask_address)
+    return nightly.with_options(task_runner=runner)(str(inbox), store, url)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    for f in summary["files"]:
+        if f["status"] != "ingested":
+            typer.echo(f"  {f['status']:<11} {f['path']}: {f['reason']}")
+    typer.echo(f"{summary['ingested']} ingested, {summary['duplicates']} duplicates, "
+               f"{summary['quarantined']} quarantined; store: {summary['store']}")
+    for p in summary.get("checkin_problems", []):
+        typer.echo(f"  check-in rejected: {p['source']} line {p['line']} {p['column']}: {p['reason']}")
+
+
+@app.command()
+def ingest(inbox: str, store: StoreOpt = None, database_url: UrlOpt = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+           workers: Annotated[int, typer.Option(help="Parallel file tasks on this machine.")] = 2,
+           dask_address: Annotated[str | None, typer.Option(
+               help="Run per-file tasks on a Dask cluster (tcp://host:8786).")] = None) -> None:
+    """Run the nightly flow once on INBOX: ingest what is new and recompute what changed."""
+    summary = _run_nightly(_inbox(inbox), store, database_url, workers, dask_address)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(summary)
+
+
+def _latest_week(store: str | None, url: str | None) -> str:
+    from flows.nightly import default_store_root, open_store
+
+    sessions = open_store(store or default_store_root(), url).table("sessions")
+    if sessions.empty:
+        raise ComebackError("the store holds no session yet: run `comeback ingest INBOX` first")
+    year, week, _ = sessions["local_date"].max().isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@app.command()
+def report(week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www (default: the last full week).")] = None,
+           store: StoreOpt = None, database_url: UrlOpt = None,
+           out: Annotated[str, typer.Option(help="Output folder.")] = "reports",
+           inbox: Annotated[str | None, typer.Option(help="Inbox, for athletes' names.")] = None) -> None:
+    """Write the weekly coach report (HTML) and print the squad overview's path."""
+    _quiet_prefect()
+    from flows.weekly_report import weekly_report
+
+    if week is not None:
+        try:
+            dt.date.fromisoformat(f"{week}-1")
+        except ValueError as exc:
+            raise ComebackError(f"--week {week!r}: expected an ISO week such as 2026-W09") from exc
+    index = weekly_report(week, store, out, inbox, database_url)
+    typer.echo(f"squad overview: {Path(index).resolve()}")
+
+
+@app.command()
+def run(inbox: Annotated[str, typer.Argument(help="Inbox folder.")] = "data/sample/inbox",
+        store: StoreOpt = None, database_url: UrlOpt = None,
+        out: Annotated[str, typer.Option(help="Report folder.")] = "reports") -> None:
+    """The main job: ingest INBOX, recompute, and write the report of the latest week with data."""
+    path = _inbox(inbox)
+    summary = _run_nightly(path, store, database_url, 2, None)
+    _print_summary(summary)
+    status(store, database_url)
+    week = _latest_week(store, database_url)
+    from flows.weekly_report import weekly_report
+
+    index = weekly_report(week, store, out, str(path), database_url)
+    typer.echo(f"squad overview ({week}): {Path(index).resolve()}")
+
+
+@app.command()
+def status(store: StoreOpt = None, database_url: UrlOpt = None) -> None:
+    """One screen on the squad: stage, latest decision, open alerts, next session."""
+    import pandas as pd
+
+    from flows.nightly import default_store_root, open_store
+
+    st = open_store(store or default_store_root(), database_url)
+    files, sessions = st.table("files"), st.table("sessions")
+    decisions, flags, nxt = st.table("decisions"), st.table("flags"), st.table("next_sessions")
+    counts = files["status"].value_counts().to_dict() if len(files) else {}
+    typer.echo(f"store {Path(st.root).resolve()}: {len(sessions)} sessions; files "
+               + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    typer.echo(f"{'athlete':<10} {'stage':>5}  {'latest decision':<26} {'alerts':>6}  next session")
+    for aid in sorted(set(decisions["athlete_id"])):
+        d = decisions[decisions["athlete_id"] == aid].sort_values("date").iloc[-1]
+        alerts = int(((flags["athlete_id"] == aid) & (flags["severity"] == "alert")).sum())
+        n = nxt[nxt["athlete_id"] == aid]
+        when = (f"stage {n.iloc[0]['stage']:.0f} from {pd.Timestamp(n.iloc[0]['date']).date()}" if len(n)
+                and n.iloc[0]["status"] != "undecided" else "undecided")
+        if len(n) and n.iloc[0]["status"] == "review":
+            when += " (clinician review advised)"
+        typer.echo(f"{aid:<10} {d['stage_after']:>5}  {d['date'].date()} {d['verdict']:<15} "
+                   f"{alerts:>6}  {when}")
+
+
+@app.command()
+def export(table: str, store: StoreOpt = None, database_url: UrlOpt = None,
+           athlete: Annotated[str | None, typer.Option(help="Only this athlete.")] = None,
+           fmt: Annotated[str, typer.Option("--format", help="csv, parquet or json.")] = "csv",
+           out: Annotated[str | None, typer.Option(help="File to write (default: stdout).")] = None) -> None:
+    """Export a table: files, sessions, segments, checkins, daily_load, decisions, flags."""
+    from flows.nightly import default_store_root, open_store
+
+    if table not in TABLE_NAMES:
+        raise ComebackError(f"unknown table {table!r}; choose one of {', '.join(TABLE_NAMES)}")
+    if fmt not in ("csv", "parquet", "json"):
+        raise ComebackError(f"unknown format {fmt!r}; choose csv, parquet or json")
+    frame = open_store(store or default_store_root(), database_url).table(table, athlete)
+    if fmt == "parquet":
+        if not out:
+            raise ComebackError("--format parquet needs --out FILE")
+        frame.to_parquet(out, index=False)
+    elif fmt == "json":
+        text = frame.to_json(orient="records", date_format="iso", indent=1)
+        Path(out).write_text(text) if out else typer.echo(text)
+    else:
+        Path(out).write_text(frame.to_csv(index=False)) if out else typer.echo(
+            frame.to_csv(index=False), nl=False)
+
+
+_CHOICES = {"warmup": ("none", "resolved", "persisted"), "during": ("none", "returned", "new"),
+            "next_day": ("none", "muscular", "non_muscular")}
+
+
+@app.command()
+def checkin(athlete_id: str, inbox: Annotated[str, typer.Option(help="Inbox folder.")],
+            date: Annotated[str | None, typer.Option(help="Session date YYYY-MM-DD (default today).")] = None,
+            warmup: Annotated[str | None, typer.Option(help="none | resolved | persisted")] = None,
+            during: Annotated[str | None, typer.Option(help="none | returned | new")] = None,
+            next_day: Annotated[str | None, typer.Option(help="none | muscular | non_muscular")] = None,
+            rpe: Annotated[float | None, typer.Option(help="Session effort, CR-10 (0–10).")] = None,
+            note: Annotated[str | None, typer.Option()] = None) -> None:
+    """Record one check-in (asks for what the options do not give) into the athlete's checkins.csv."""
+    import csv
+
+    from pipeline.checkins import CHECKIN_COLUMNS, parse_checkins
+
+    path = _inbox(inbox) / athlete_id / "checkins.csv"
+    if not path.parent.is_dir():
+        raise ComebackError(f"{path.parent}: no folder for athlete {athlete_id!r}")
+    answers: dict[str, Any] = {"warmup": warmup, "during": during, "next_day": next_day}
+    interactive = sys.stdin.isatty()
+    for key, choices in _CHOICES.items():
+        if answers[key] is None and interactive:
+            got = typer.prompt(f"{key} ({' / '.join(choices)}; empty = not answered)",
+                               default="", show_default=False)
+            answers[key] = got or None
+    row = {"athlete_id": athlete_id, "date": date or dt.date.today().isoformat(), **answers,
+           "rpe": rpe, "note": note}
+    import pandas as pd
+
+    result = parse_checkins(pd.DataFrame([{k: (None if v is None else str(v)) for k, v in row.items()}]))
+    if len(result.problems):
+        p = result.problems.iloc[0]
+        raise ComebackError(f"check-in not saved: {p['column']} {p['value']!r} {p['reason']}")
+    new_file = not path.exists()
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, [c for c in CHECKIN_COLUMNS if c != "pre_session"],
+                                extrasaction="ignore", lineterminator="\n")
+        if new_file:
+            writer.writeheader()
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    typer.echo(f"saved check-in for {athlete_id} on {row['date']} to {path}")
+
+
+@app.command()
+def serve(inbox: str, cron: Annotated[str, typer.Option(help="When to run (cron).")] = "30 2 * * *",
+          timezone: Annotated[str, typer.Option(help="Timezone of the cron.")] = "UTC",
+          store: StoreOpt = None, database_url: UrlOpt = None) -> None:
+    """Run the nightly flow on a schedule (needs a running `prefect server start`)."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ComebackError("set PREFECT_API_URL to a running Prefect server "
+                            "(start one with: prefect server start); see README 'Nightly schedule'")
+    from prefect.schedules import Cron
+
+    from flows.nightly import nightly
+
+    nightly.serve(name="comeback-nightly", schedules=[Cron(cron, timezone=timezone)],
+                  parameters={"inbox": str(Path(inbox).resolve()),
+                              "store": str(Path(store).resolve()) if store else None,
+                              "database_url": database_url})
+
+
+@app.command()
+def reprocess(inbox: str, store: StoreOpt = None, database_url: UrlOpt = None) -> None:
+    """Recompute every activity from the raw archive (after an algorithm improved)."""
+    _quiet_prefect()
+    from flows.nightly import reprocess as reprocess_flow
+
+    result = reprocess_flow(str(_inbox(inbox)), store, database_url)
+    typer.echo(f"reprocessed {result['reprocessed']} files")
+
+
+def main() -> None:
+    """Console entry point: library errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except ComebackError as exc:
+        typer.echo(f"comeback: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("comeback: interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        typer.echo(f"comeback: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Nightly ingestion flow: one task per inbox file, then recompute what changed.
+
+Policy lives here: transient I/O is retried; a file that raised an input error is quarantined
+by the library and the night goes on; any other error fails the run after the rest is done.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task, unmapped
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
+from prefect.states import State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipeline.athletes import read_roster
+from pipeline.inbox import InboxItem, iter_exports
+from pipeline.ingest import FileOutcome, ingest_item, recompute, refresh_checkins
+from pipeline.store import DEFAULT_STORE, Store
+
+__all__ = ["default_store_root", "nightly", "open_store", "reprocess"]
+
+
+def default_store_root() -> str:
+    """The store folder: ``$COMEBACK_STORE`` or ``.comeback`` in the working directory."""
+    return os.environ.get("COMEBACK_STORE", str(DEFAULT_STORE))
+
+
+@lru_cache(maxsize=8)
+def open_store(root: str, url: str | None = None) -> Store:
+    """One Store per process and location (tasks on Dask workers open their own)."""
+    return Store(root, url)
+
+
+def _transient(task: Any, task_run: Any, state: State) -> bool:
+    """Retry only I/O errors (a network share hiccup), never a bug or a bad file."""
+    return isinstance(state.data, OSError)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_transient,
+      cache_policy=NO_CACHE, task_run_name="ingest {item.name}")
+def ingest_file(item: InboxItem, store_root: str, store_url: str | None,
+                roster: dict[str, Any]) -> list[FileOutcome]:
+    return ingest_item(open_store(store_root, store_url), item, roster)
+
+
+def _summary_markdown(summary: dict[str, Any]) -> str:
+    lines = [f"# Comeback nightly ingest: {summary['ingested']} ingested, "
+             f"{summary['duplicates']} duplicates, {summary['quarantined']} quarantined", "",
+             "| file | status | reason |", "|---|---|---|"]
+    lines += [f"| {f['path']} | {f['status']} | {f['reason'] or ''} |" for f in summary["files"]]
+    if summary.get("checkin_problems"):
+        lines += ["", "## Check-in rows rejected", "", "| file | line | column | reason |",
+                  "|---|---|---|---|"]
+        lines += [f"| {p['source']} | {p['line']} | {p['column']} | {p['reason']} |"
+                  for p in summary["checkin_problems"]]
+    return "\n".join(lines)
+
+
+@flow(name="comeback-nightly", task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
+      log_prints=True)
+def nightly(inbox: str, store: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Ingest what is new in ``inbox`` and recompute load, decisions and flags it touched.
+
+    Returns:
+        Counts ``ingested``, ``duplicates``, ``quarantined`` and one entry per file (per
+        member for archives) with ``path``, ``status`` and ``reason``.
+    """
+    root = store or default_store_root()
+    inbox_path = Path(inbox)
+    roster = read_roster(inbox_path / "athletes.csv")
+    st = open_store(root, database_url)
+    items = list(iter_exports(inbox_path))
+    futures = ingest_file.map(items, unmapped(root), unmapped(database_url), unmapped(roster))
+    wait(futures)
+    outcomes: list[FileOutcome] = []
+    failures = []
+    for item, fut in zip(items, futures, strict=True):
+        if fut.state.is_completed():
+            outcomes.extend(fut.result())
+        else:
+            failures.append((item.name, fut.state.message))
+    before = st.table("checkins")
+    problems = refresh_checkins(st, inbox_path, sorted(roster))
+    after = st.table("checkins")
+    changed = set(after["athlete_id"]) ^ set(before["athlete_id"]) | {
+        a for a in set(after["athlete_id"]) & set(before["athlete_id"])
+        if not before[before["athlete_id"] == a].reset_index(drop=True).equals(
+            after[after["athlete_id"] == a].reset_index(drop=True))}
+    touched = {o.athlete_id for o in outcomes if o.status == "ingested"} | changed
+    known = set(st.table("decisions")["athlete_id"])
+    touched |= set(roster) - known  # new athletes get their first decision
+    if touched:
+        recompute(st, touched, roster, program_dir=inbox_path)
+    summary = {
+        "ingested": sum(o.status == "ingested" for o in outcomes),
+        "duplicates": sum(o.status == "duplicate" for o in outcomes),
+        "quarantined": sum(o.status == "quarantined" for o in outcomes),
+        "recomputed_athletes": sorted(touched),
+        "files": [{"path": o.path, "status": o.status, "reason": o.reason} for o in outcomes],
+        "checkin_problems": problems.to_dict("records") if len(problems) else [],
+        "store": str(Path(root).resolve()),
+    }
+    create_markdown_artifact(key="comeback-nightly", markdown=_summary_markdown(summary),
+                             description="What the night ingested, skipped and quarantined")
+    if failures:
+        raise RuntimeError("files failed with unexpected errors (not input errors): "
+                           + "; ".join(f"{n}: {m}" for n, m in failures))
+    return summary
+
+
+@flow(name="comeback-reprocess")
+def reprocess(inbox: str, store: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Recompute every activity from the raw archive (after an algorithm change)."""
+    from pipeline.ingest import reprocess_store
+
+    root = store or default_store_root()
+    st = open_store(root, database_url)
+    roster = read_roster(Path(inbox) / "athletes.csv")
+    count = reprocess_store(st, roster)
+    recompute(st, set(st.table("sessions")["athlete_id"]) | set(roster), roster,
+              program_dir=Path(inbox))
+    return {"reprocessed": count}

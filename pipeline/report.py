@@ -1,0 +1,235 @@
+"""Weekly coach report: one static HTML page per athlete and a squad overview.
+
+Charts are matplotlib figures inlined as SVG (no network needed to view). Every string that
+came from an athlete or a file is escaped by Jinja2's autoescaping. No GPS track, map or
+coordinate is ever shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from pipeline.rules import acwr_label
+from pipeline.store import Store
+
+__all__ = ["ACWR_INFO_TEXT", "AthleteWeek", "iso_week", "last_full_week", "write_reports"]
+
+ACWR_INFO_TEXT = (
+    "The acute:chronic ratio describes how this week compares with the previous three. "
+    "Research in team sports linked large increases with injuries, but later analyses found "
+    "the ratio unreliable for predicting injury, and in recreational runners single-run spikes "
+    "mattered more [R4, R11, R24].")
+_SEVERITY_RANK = {"alert": 0, "caution": 1, "info": 2}
+plt.rcParams.update({"svg.fonttype": "path", "font.size": 8, "axes.spines.top": False,
+                     "axes.spines.right": False, "svg.hashsalt": "comeback"})
+
+
+def iso_week(label: str) -> tuple[dt.date, dt.date]:
+    """``YYYY-Www`` → (Monday, Sunday)."""
+    monday = dt.date.fromisoformat(f"{label}-1") if "W" in label else dt.date.fromisoformat(label)
+    return monday, monday + dt.timedelta(days=6)
+
+
+def last_full_week(today: dt.date | None = None) -> str:
+    """The ISO week before the current one."""
+    d = (today or dt.date.today()) - dt.timedelta(days=7)
+    year, week, _ = d.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _svg(fig: Any) -> Markup:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return Markup(text[text.index("<svg"):])
+
+
+def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame,
+            start: dt.date, end: dt.date) -> dict[str, Markup]:
+    lo = pd.Timestamp(end) - pd.Timedelta(days=55)
+    d = daily[(daily["date"] >= lo) & (daily["date"] <= pd.Timestamp(end))]
+    s = sessions[sessions["local_date"] <= pd.Timestamp(end)]
+    charts: dict[str, Markup] = {}
+
+    fig, ax = plt.subplots(figsize=(6.5, 2.2))
+    ax.bar(d["date"], d["run_min"], color="#9bb7d4", label="running minutes (day)")
+    ax.plot(d["date"], d["acute"], color="#1f4e79", label="acute (7-day total)")
+    ax.plot(d["date"], d["chronic"], color="#c55a11", label="chronic (weekly average, 3 weeks before)")
+    ax.axvspan(pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(hours=23),  # type: ignore[arg-type]
+               color="#eee")
+    ax.set_ylabel("minutes")
+    ax.legend(loc="upper left", frameon=False, fontsize=7)
+    charts["load"] = _svg(fig)
+
+    fig, ax = plt.subplots(figsize=(6.5, 1.8))
+    for lo_b, hi_b, colour in ((0, 0.75, "#f2f2f2"), (0.75, 1.44, "#e2efda"),
+                               (1.44, 1.80, "#fff2cc"), (1.80, 4.0, "#fce4d6")):
+        ax.axhspan(lo_b, hi_b, color=colour, lw=0)
+    ax.plot(d["date"], d["ratio_uncoupled"], color="#1f4e79", marker=".", lw=1)
+    ax.set_ylim(0, max(2.5, float(d["ratio_uncoupled"].max(skipna=True) or 0) + 0.2))
+    ax.set_ylabel("acute:chronic")
+    charts["ratio"] = _svg(fig)
+
+    weekly = s.assign(week=s["local_date"].dt.to_period("W-SUN").dt.start_time).groupby("week").agg(
+        km=("distance_m", lambda x: x.sum() / 1000), run_min=("run_s", lambda x: x.sum() / 60))
+    weekly = weekly.tail(10)
+    fig, ax = plt.subplots(figsize=(6.5, 1.8))
+    ax.bar(weekly.index, weekly["km"], width=5, color="#9bb7d4", label="distance (km)")
+    ax2 = ax.twinx()
+    ax2.plot(weekly.index, weekly["run_min"], color="#c55a11", marker="o", label="running (min)")
+    ax.set_ylabel("km")
+    ax2.set_ylabel("running min")
+    charts["weekly"] = _svg(fig)
+
+    recent = s.tail(30)
+    fig, axes = plt.subplots(1, 2, figsize=(6.5, 1.8))
+    axes[0].plot(recent["local_date"], recent["cadence_spm_median"], marker="o", color="#1f4e79")
+    axes[0].set_ylabel("cadence (steps/min)")
+    axes[1].plot(recent["local_date"], recent["main_set_ratio"], marker="o", color="#548235")
+    axes[1].set_ylabel("run:walk (main set)")
+    for a in axes:
+        a.tick_params(axis="x", labelrotation=45)
+    charts["gait"] = _svg(fig)
+
+    dec = decisions[decisions["date"] <= pd.Timestamp(end)].tail(30)
+    colours = {"DROP": "#c00000", "HOLD": "#ed7d31", "STAY": "#a5a5a5", "ADVANCE_OK": "#70ad47",
+               "ADVANCE": "#00b050", "UNDECIDED": "#7f7f7f"}
+    fig, ax = plt.subplots(figsize=(6.5, 1.6))
+    ax.step(dec["date"], dec["stage_after"], where="post", color="#1f4e79")
+    ax.scatter(dec["date"], dec["stage_after"], c=[colours.get(v, "#000") for v in dec["verdict"]],
+               zorder=3, s=18)
+    ax.set_ylabel("stage")
+    ax.set_yticks(range(1, 7))
+    charts["soreness"] = _svg(fig)
+    return charts
+
+
+@dataclass(frozen=True)
+class AthleteWeek:
+    """What the squad overview lists for one athlete."""
+
+    athlete_id: str
+    name: str
+    stage: int | None
+    verdict: str | None
+    alerts: int
+    cautions: int
+    review: bool
+    sessions: int
+    file: str
+
+    @property
+    def attention(self) -> int:
+        """Higher means look first: alerts, review advice, cautions, a drop or hold."""
+        drop = self.verdict in ("DROP", "HOLD")
+        return self.alerts * 100 + self.review * 50 + self.cautions * 10 + drop * 5
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("pipeline", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.filters["minutes"] = lambda s: "–" if pd.isna(s) else f"{s / 60:.0f} min"
+    env.filters["km"] = lambda m: "–" if m is None or pd.isna(m) else f"{m / 1000:.2f} km"
+    env.filters["num"] = lambda v, fmt="{:.0f}": "–" if v is None or pd.isna(v) else fmt.format(v)
+    env.filters["day"] = lambda d: "–" if d is None or pd.isna(d) else pd.Timestamp(d).strftime("%a %d %b")
+    return env
+
+
+def write_reports(store: Store, week: str, out_dir: str | Path,
+                  names: dict[str, str] | None = None) -> Path:
+    """Write ``out_dir/<week>/index.html`` and one page per athlete; returns the index path.
+
+    Args:
+        store: The store to read (validated tables).
+        week: ISO week ``YYYY-Www``.
+        names: athlete_id → display name (from the roster); ids are shown otherwise.
+    """
+    start, end = iso_week(week)
+    folder = Path(out_dir) / week
+    folder.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    names = names or {}
+    sessions_all = store.table("sessions")
+    sessions_all = sessions_all[sessions_all["duplicate_of"].isna()]
+    daily_all, decisions_all = store.table("daily_load"), store.table("decisions")
+    flags_all, checkins_all = store.table("flags"), store.table("checkins")
+    nexts = store.table("next_sessions").set_index("athlete_id")
+    files = store.table("files")
+    overview = []
+
+    def in_week(f: pd.DataFrame, col: str = "date") -> pd.DataFrame:
+        return f[(f[col] >= pd.Timestamp(start)) & (f[col] <= pd.Timestamp(end))]
+
+    athletes = sorted(set(sessions_all["athlete_id"]) | set(decisions_all["athlete_id"]))
+    for aid in athletes:
+        sessions = sessions_all[sessions_all["athlete_id"] == aid].sort_values("start_utc")
+        daily = daily_all[daily_all["athlete_id"] == aid]
+        decisions = decisions_all[decisions_all["athlete_id"] == aid].sort_values("date")
+        flags = flags_all[flags_all["athlete_id"] == aid]
+        week_flags = in_week(flags).assign(rank=lambda f: f["severity"].map(_SEVERITY_RANK)) \
+            .sort_values(["rank", "date"])
+        week_sessions = in_week(sessions, "local_date")
+        checkins = checkins_all[checkins_all["athlete_id"] == aid].set_index("date")
+        dec_by_date = decisions.set_index("date")
+        rows = []
+        for s in week_sessions.to_dict("records"):
+            c = checkins.loc[s["local_date"]] if s["local_date"] in checkins.index else None
+            dcs = dec_by_date.loc[s["local_date"]] if s["local_date"] in dec_by_date.index else None
+            rows.append({"s": s, "checkin": c.to_dict() if c is not None else None,
+                         "decision": dcs.to_dict() if dcs is not None else None})
+        last = decisions[decisions["date"] <= pd.Timestamp(end)].tail(1)
+        latest = last.iloc[0].to_dict() if len(last) else None
+        day_rows = daily[daily["date"] <= pd.Timestamp(end)].tail(1)
+        today = day_rows.iloc[0].to_dict() if len(day_rows) else None
+        mine_files = files[(files["athlete_id"] == aid) & (files["status"] == "quarantined")]
+        quality = []
+        no_checkin = [r["s"]["local_date"] for r in rows if r["checkin"] is None]
+        if no_checkin:
+            quality.append("No check-in for " + ", ".join(pd.Timestamp(d).strftime("%a %d %b")
+                                                          for d in no_checkin) + ".")
+        no_cad = [r for r in rows if pd.isna(r["s"]["cadence_spm_median"])]
+        if no_cad:
+            quality.append(f"No cadence recorded in {len(no_cad)} session(s) this week.")
+        for r in rows:
+            if r["s"].get("truncated"):
+                quality.append(f"The recording of {pd.Timestamp(r['s']['local_date']):%a %d %b} "
+                               "ended early (watch battery?); its figures cover what was saved.")
+        for f in mine_files.to_dict("records"):
+            quality.append(f"Quarantined file {f['name']}: {f['reason']}.")
+        nxt = nexts.loc[aid].to_dict() if aid in nexts.index else None
+        page = f"{aid}.html"
+        html = env.get_template("athlete.html.j2").render(
+            athlete_id=aid, name=names.get(aid, aid), week=week, start=start, end=end,
+            rows=rows, flags=week_flags.to_dict("records"), latest=latest, today=today,
+            acwr_label=acwr_label(today["ratio_uncoupled"]) if today else None,
+            acwr_info=ACWR_INFO_TEXT, next_session=nxt, quality=quality,
+            charts=_charts(daily, sessions, decisions, start, end) if len(sessions) else {})
+        (folder / page).write_text(html, encoding="utf-8")
+        overview.append(AthleteWeek(
+            athlete_id=aid, name=names.get(aid, aid),
+            stage=int(latest["stage_after"]) if latest else None,
+            verdict=latest["verdict"] if latest else None,
+            alerts=int((week_flags["severity"] == "alert").sum()),
+            cautions=int((week_flags["severity"] == "caution").sum()),
+            review=bool(nxt and nxt.get("status") == "review"), sessions=len(week_sessions),
+            file=page))
+    overview.sort(key=lambda a: (-a.attention, a.athlete_id))
+    index = folder / "index.html"
+    index.write_text(env.get_template("index.html.j2").render(
+        week=week, start=start, end=end, athletes=overview,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")), encoding="utf-8")
+    return index
