@@ -185,7 +185,7 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
         week_sessions = in_week(sessions, "local_date")
         checkins = checkins_all[checkins_all["athlete_id"] == aid].set_index("date")
         dec_by_date = decisions.set_index("date")
-        rows = []
+        rows: list[dict[str, Any]] = []
         for s in week_sessions.to_dict("records"):
             c = checkins.loc[s["local_date"]] if s["local_date"] in checkins.index else None
             dcs = dec_by_date.loc[s["local_date"]] if s["local_date"] in dec_by_date.index else None
