@@ -145,6 +145,7 @@ def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlet
     checkins = pd.concat([store.table("checkins", a) for a in ids], ignore_index=True) if ids \
         else store.table("checkins").iloc[0:0]
     sessions = apply_checkin_rpe(sessions, checkins)
+    store.update_sessions(sessions, ["rpe_cr10", "rpe_source", "srpe_au"])
     segments = store.table("segments")
     segments = segments[segments["activity_id"].isin(sessions["activity_id"])]
     result = evaluate(sessions, segments, checkins, {a: roster[a] for a in ids if a in roster},

@@ -49,7 +49,17 @@ def last_full_week(today: dt.date | None = None) -> str:
     return f"{year}-W{week:02d}"
 
 
+def _plain(record: dict[Any, Any] | None) -> dict[str, Any] | None:
+    """A row for the template: NaN / NaT become None (a NaN is truthy in Jinja)."""
+    if record is None:
+        return None
+    return {str(k): (None if not isinstance(v, str | list | dict) and pd.isna(v) else v)
+            for k, v in record.items()}
+
+
 def _svg(fig: Any) -> Markup:
+    for ax in fig.axes:
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
@@ -79,7 +89,10 @@ def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame
                                (1.44, 1.80, "#fff2cc"), (1.80, 4.0, "#fce4d6")):
         ax.axhspan(lo_b, hi_b, color=colour, lw=0)
     ax.plot(d["date"], d["ratio_uncoupled"], color="#1f4e79", marker=".", lw=1)
-    ax.set_ylim(0, max(2.5, float(d["ratio_uncoupled"].max(skipna=True) or 0) + 0.2))
+    peak = d["ratio_uncoupled"].max(skipna=True)
+    ax.set_ylim(0, max(2.5, (0 if pd.isna(peak) else float(peak)) + 0.2))
+    if len(d):
+        ax.set_xlim(d["date"].min(), d["date"].max())  # type: ignore[arg-type]
     ax.set_ylabel("acute:chronic")
     charts["ratio"] = _svg(fig)
 
@@ -189,19 +202,19 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
         for s in week_sessions.to_dict("records"):
             c = checkins.loc[s["local_date"]] if s["local_date"] in checkins.index else None
             dcs = dec_by_date.loc[s["local_date"]] if s["local_date"] in dec_by_date.index else None
-            rows.append({"s": s, "checkin": c.to_dict() if c is not None else None,
-                         "decision": dcs.to_dict() if dcs is not None else None})
+            rows.append({"s": _plain(s), "checkin": _plain(c.to_dict()) if c is not None else None,
+                         "decision": _plain(dcs.to_dict()) if dcs is not None else None})
         last = decisions[decisions["date"] <= pd.Timestamp(end)].tail(1)
-        latest = last.iloc[0].to_dict() if len(last) else None
+        latest = _plain(last.iloc[0].to_dict()) if len(last) else None
         day_rows = daily[daily["date"] <= pd.Timestamp(end)].tail(1)
-        today = day_rows.iloc[0].to_dict() if len(day_rows) else None
+        today = _plain(day_rows.iloc[0].to_dict()) if len(day_rows) else None
         mine_files = files[(files["athlete_id"] == aid) & (files["status"] == "quarantined")]
         quality = []
         no_checkin = [r["s"]["local_date"] for r in rows if r["checkin"] is None]
         if no_checkin:
             quality.append("No check-in for " + ", ".join(pd.Timestamp(d).strftime("%a %d %b")
                                                           for d in no_checkin) + ".")
-        no_cad = [r for r in rows if pd.isna(r["s"]["cadence_spm_median"])]
+        no_cad = [r for r in rows if r["s"]["cadence_spm_median"] is None]
         if no_cad:
             quality.append(f"No cadence recorded in {len(no_cad)} session(s) this week.")
         for r in rows:
@@ -210,11 +223,12 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
                                "ended early (watch battery?); its figures cover what was saved.")
         for f in mine_files.to_dict("records"):
             quality.append(f"Quarantined file {f['name']}: {f['reason']}.")
-        nxt = nexts.loc[aid].to_dict() if aid in nexts.index else None
+        nxt = _plain(nexts.loc[aid].to_dict()) if aid in nexts.index else None
         page = f"{aid}.html"
         html = env.get_template("athlete.html.j2").render(
             athlete_id=aid, name=names.get(aid, aid), week=week, start=start, end=end,
-            rows=rows, flags=week_flags.to_dict("records"), latest=latest, today=today,
+            rows=rows, flags=[_plain(f) for f in week_flags.to_dict("records")], latest=latest,
+            today=today,
             acwr_label=acwr_label(today["ratio_uncoupled"]) if today else None,
             acwr_info=ACWR_INFO_TEXT, next_session=nxt, quality=quality,
             charts=_charts(daily, sessions, decisions, start, end) if len(sessions) else {})

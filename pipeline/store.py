@@ -254,6 +254,17 @@ class Store:
                 conn.execute(SESSIONS.update().where(SESSIONS.c.activity_id == activity_id)
                              .values(duplicate_of=target))
 
+    def update_sessions(self, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+        """Update some columns of stored sessions (by activity_id) in one transaction."""
+        if frame.empty:
+            return
+        stmt = SESSIONS.update().where(SESSIONS.c.activity_id == sa.bindparam("_id")).values(
+            {c: sa.bindparam(c) for c in columns})
+        rows = [{"_id": r["activity_id"], **{c: _plain(r[c]) for c in columns}}
+                for r in frame[["activity_id", *columns]].to_dict("records")]
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
     # -- derived tables --------------------------------------------------------------------
     def replace_for_athletes(self, table: str, athletes: Iterable[str], frame: pd.DataFrame) -> None:
         """Replace a table's rows of these athletes with ``frame`` in one transaction."""
