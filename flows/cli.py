@@ -208,13 +208,18 @@ def checkin(athlete_id: str, inbox: Annotated[str, typer.Option(help="Inbox fold
     if len(result.problems):
         p = result.problems.iloc[0]
         raise ComebackError(f"check-in not saved: {p['column']} {p['value']!r} {p['reason']}")
-    new_file = not path.exists()
-    with path.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, [c for c in CHECKIN_COLUMNS if c != "pre_session"],
-                                extrasaction="ignore", lineterminator="\n")
-        if new_file:
-            writer.writeheader()
+    columns = [c for c in CHECKIN_COLUMNS if c != "pre_session"]
+    existing: list[dict[str, str]] = []
+    if path.exists():
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            existing = list(csv.DictReader(fh))
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as fh:  # rewrite with the full header, keep every row
+        writer = csv.DictWriter(fh, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(existing)
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    tmp.replace(path)
     typer.echo(f"saved check-in for {athlete_id} on {row['date']} to {path}")
 
 

@@ -1,0 +1,25 @@
+"""Small inboxes built from the sample squad for tests that run the flows or the store."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.conftest import SAMPLE
+
+INBOX = SAMPLE / "inbox"
+
+
+def small_inbox(tmp: Path, athlete: str = "ana", n: int = 4, *, extra: dict[str, bytes] | None = None,
+                checkins: str | None = None) -> Path:
+    """An inbox with ``n`` of an athlete's sample files (+ ``extra`` files), the real roster."""
+    inbox = tmp / "inbox"
+    (inbox / athlete).mkdir(parents=True)
+    shutil.copy(INBOX / "athletes.csv", inbox / "athletes.csv")
+    for path in sorted((INBOX / athlete).glob("*running.fit"))[:n]:
+        shutil.copy(path, inbox / athlete / path.name)
+    for name, data in (extra or {}).items():
+        (inbox / athlete / name).write_bytes(data)
+    src = INBOX / athlete / "checkins.csv"
+    (inbox / athlete / "checkins.csv").write_text(checkins if checkins is not None else src.read_text())
+    return inbox

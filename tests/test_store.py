@@ -1,0 +1,134 @@
+"""Store and ingestion semantics: nothing lost, nothing twice, crashes leave it consistent."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.athletes import read_roster
+from pipeline.errors import UnsupportedFileError
+from pipeline.inbox import InboxItem, ZipLimits, iter_exports, read_zip_members
+from pipeline.ingest import ingest_item
+from pipeline.store import Store
+from tests.conftest import ROOT
+from tests.helpers import INBOX, small_inbox
+
+
+def _ingest_all(store: Store, inbox: Path):
+    roster = read_roster(inbox / "athletes.csv")
+    return [o for item in iter_exports(inbox) for o in ingest_item(store, item, roster)]
+
+
+def test_rerun_ingests_nothing_twice_and_raw_is_archived(tmp_path):
+    inbox = small_inbox(tmp_path, extra={"broken.fit": b"\x0e\x10" + b"\0" * 6 + b".FIT" + b"\x01" * 40})
+    store = Store(tmp_path / "store")
+    first = _ingest_all(store, inbox)
+    assert [o.status for o in first].count("ingested") == 4
+    broken = next(o for o in first if o.path.endswith("broken.fit"))
+    assert broken.status == "quarantined" and "broken.fit" in broken.path and broken.reason
+    second = _ingest_all(store, inbox)
+    assert {o.status for o in second} == {"duplicate"}
+    assert len(store.table("sessions")) == 4
+    for key in store.table("files")["file_key"]:
+        assert store.raw_path(key).exists()  # quarantined bytes kept too
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zip_member_escaping_the_archive_is_refused(tmp_path):
+    fit = next((INBOX / "ana").glob("*.fit")).read_bytes()
+    path = tmp_path / "export.zip"
+    path.write_bytes(_zip({"ok.fit": fit, "../../evil.fit": fit}))
+    with pytest.raises(UnsupportedFileError, match="escapes"):
+        list(read_zip_members(path))
+    inbox = small_inbox(tmp_path, n=0, extra={"export.zip": path.read_bytes()})
+    store = Store(tmp_path / "store")
+    outcomes = _ingest_all(store, inbox)
+    assert outcomes[-1].status == "quarantined" and "escapes" in outcomes[-1].reason
+    assert not (tmp_path / "evil.fit").exists()
+
+
+def test_zip_bomb_is_refused(tmp_path):
+    path = tmp_path / "bomb.zip"
+    path.write_bytes(_zip({"a.fit": b"\0" * 5_000_000}))
+    with pytest.raises(UnsupportedFileError, match="zip bomb"):
+        list(read_zip_members(path))
+    with pytest.raises(UnsupportedFileError, match="zip bomb"):
+        list(read_zip_members(path, ZipLimits(max_total_bytes=1000, max_ratio=1e9)))
+
+
+def test_zip_export_members_are_ingested(tmp_path):
+    store = Store(tmp_path / "store")
+    roster = read_roster(INBOX / "athletes.csv")
+    zip_path = next((INBOX / "ben").glob("*.zip"))
+    outcomes = ingest_item(store, InboxItem("ben", zip_path), roster)
+    assert len(outcomes) == 3 and {o.status for o in outcomes} == {"ingested"}
+    assert all("!" in o.path for o in outcomes)
+    again = ingest_item(store, InboxItem("ben", zip_path), roster)
+    assert [o.status for o in again] == ["duplicate"]
+
+
+def _consistent(store: Store) -> None:
+    sessions, files = store.table("sessions"), store.table("files")
+    segs = store.table("segments")
+    for row in sessions.to_dict("records"):
+        assert store.records_path(row["activity_id"]).exists()
+        assert row["file_key"] in set(files["file_key"])
+        assert (segs["activity_id"] == row["activity_id"]).any()
+    done = files[files["n_sessions"].fillna(0) > 0]
+    for row in done.to_dict("records"):
+        assert (sessions["file_key"] == row["file_key"]).sum() == row["n_sessions"]
+
+
+def test_sigkill_mid_batch_leaves_store_consistent_and_next_run_completes(tmp_path):
+    inbox = small_inbox(tmp_path, n=12)
+    root = tmp_path / "store"
+    code = ("import sys; from pathlib import Path; from pipeline.store import Store;"
+            "from tests.test_store import _ingest_all;"
+            "_ingest_all(Store(Path(sys.argv[1])), Path(sys.argv[2]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(root), str(inbox)], cwd=ROOT)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill once some but not all files are in
+        time.sleep(0.2)
+        db = root / "comeback.db"
+        if db.exists():
+            try:
+                n = len(Store(root).table("sessions"))
+            except Exception:
+                continue
+            if 2 <= n < 12:
+                break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = Store(root)
+    partial = len(store.table("sessions"))
+    assert 0 < partial < 12, "the kill should land mid-batch"
+    _consistent(store)
+    outcomes = _ingest_all(store, inbox)
+    assert sum(o.status == "ingested" for o in outcomes) == 12 - partial
+    assert len(store.table("sessions")) == 12
+    _consistent(store)
+
+
+def test_schema_migrations_are_versioned(tmp_path):
+    store = Store(tmp_path / "s")
+    assert store.schema_version == 2
+    assert Store(tmp_path / "s").schema_version == 2  # reopening applies nothing twice
+    with store.engine.connect() as conn:
+        versions = pd.read_sql("select version from schema_version", conn)["version"].tolist()
+    assert versions == [1, 2]
