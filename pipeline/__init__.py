@@ -2,6 +2,7 @@
 
 from pipeline.activity import Activity, Device, Provenance, SessionSummary
 from pipeline.errors import ComebackError, InputFileError
+from pipeline.load import compute_acwr
 from pipeline.parse import read_activity
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "InputFileError",
     "Provenance",
     "SessionSummary",
+    "compute_acwr",
     "read_activity",
 ]
