@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.load import compute_acwr
 from schemas import DailyLoad, Flags
 
 __all__ = [
@@ -96,6 +95,73 @@ def running_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
     return s[(s["sport"] == "running") | ((s["sport"] == "unknown") & (s["run_s"] > 0))]
 
 
+def _rolling_sum(values: np.ndarray, pos: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """Rolling sum over contiguous athlete blocks (``pos`` = position inside the block)."""
+    csum = np.concatenate([[0.0], np.cumsum(values, dtype="float64")])
+    i = np.arange(len(values))
+    lo = np.maximum(i + 1 - window, i - pos)  # never reach into the previous athlete
+    out = csum[i + 1] - csum[lo]
+    return np.where(np.minimum(pos + 1, window) >= min_periods, out, np.nan)
+
+
+def _shift_in_block(values: np.ndarray, pos: np.ndarray, k: int) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    out[k:] = values[:-k] if k else values
+    return np.where(pos >= k, out, np.nan)
+
+
+def _calendar(runs: pd.DataFrame, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Every athlete × day from the athlete's first run, sessions summed (zero on rest days)."""
+    dated = runs.assign(date=pd.to_datetime(runs["local_date"]).dt.normalize())
+    grouped = dated.groupby(["athlete_id", "date"], sort=True)
+    sums = grouped.agg(
+        n_sessions=("activity_id", "size"), run_min=("load_run_min", "sum"),
+        duration_min=("load_duration_min", "sum"), distance_km=("load_distance_km", "sum"),
+        distance_m=("distance_m", "sum"), srpe_au=("srpe_au", "sum"),
+        trimp=("trimp_banister", "sum"))
+    # A day whose sessions all lack sRPE (or TRIMP) has none, not zero.
+    counts = grouped[["srpe_au", "trimp_banister"]].count()
+    sums["srpe_au"] = sums["srpe_au"].where(counts["srpe_au"].to_numpy() > 0)
+    sums["trimp"] = sums["trimp"].where(counts["trimp_banister"].to_numpy() > 0)
+    span = dated.groupby("athlete_id", sort=True)["date"].agg(["min", "max"])
+    if until is not None:
+        span["max"] = span["max"].where(span["max"] >= until, until)
+    lengths = ((span["max"] - span["min"]).dt.days + 1).to_numpy()
+    athletes = np.repeat(span.index.to_numpy(), lengths)
+    pos = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    dates = np.repeat(span["min"].to_numpy(), lengths) + pos.astype("timedelta64[D]")
+    index = pd.MultiIndex.from_arrays([athletes, pd.DatetimeIndex(dates)],
+                                      names=["athlete_id", "date"])
+    cal = sums.reindex(index)
+    zero = ["n_sessions", "run_min", "duration_min", "distance_km", "distance_m"]
+    cal[zero] = cal[zero].fillna(0)
+    return cal.reset_index().assign(pos=pos)
+
+
+def _ratios(cal: pd.DataFrame, column: str, acute_days: int = 7,
+            chronic_days: int = 28) -> dict[str, np.ndarray]:
+    """The three ratio variants of spec §1 for every athlete at once (same as compute_acwr)."""
+    load = cal[column].to_numpy(dtype="float64")
+    pos = cal["pos"].to_numpy()
+    acute = _rolling_sum(load, pos, acute_days, acute_days)
+    total = _rolling_sum(load, pos, chronic_days, chronic_days)
+    weeks = chronic_days / acute_days
+    grouped = cal.groupby("athlete_id", sort=False)[column]  # blocks are contiguous: order kept
+    ewm_a = grouped.ewm(alpha=2 / (acute_days + 1), adjust=False).mean()
+    ewm_c = grouped.ewm(alpha=2 / (chronic_days + 1), adjust=False).mean()
+    warm = pos < chronic_days - 1
+    out: dict[str, np.ndarray] = {"acute": acute}
+    for name, a, c in (("uncoupled", acute, (total - acute) / (weeks - 1)),
+                       ("coupled", acute, total / weeks),
+                       ("ewma", ewm_a.to_numpy(), ewm_c.to_numpy())):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[name] = np.where(warm | ~(c > 0), np.nan, a / c)
+        out[f"{name}_chronic"] = c
+        out[f"{name}_no_chronic"] = ~warm & ~(np.nan_to_num(c) > 0)
+    out["warm"] = warm
+    return out
+
+
 def daily_load(sessions: pd.DataFrame, *, unrecorded: pd.DataFrame | None = None,
                until: pd.Timestamp | None = None, phase1_weekly_min: float | None = None,
                ) -> pd.DataFrame:
@@ -103,134 +169,179 @@ def daily_load(sessions: pd.DataFrame, *, unrecorded: pd.DataFrame | None = None
 
     Rest days are zero; several sessions on a day are summed; days the athlete marked as
     "ran but not recorded" (``unrecorded``: athlete_id, date) stay zero but every ratio whose
-    window contains one is low-confidence. Ratios are on running minutes (spec §2.6).
+    window contains one is low-confidence. Ratios are on running minutes (spec §2.6); the
+    same numbers as :func:`pipeline.load.compute_acwr`, computed for all athletes at once.
     """
-    runs = running_sessions(sessions)
-    frames = []
-    for athlete, s in runs.groupby("athlete_id", sort=True):
-        dates = pd.to_datetime(s["local_date"])
-        last = max(dates.max(), until) if until is not None else dates.max()
-        days = pd.date_range(dates.min(), last, freq="D")
-        sums = s.assign(date=dates).groupby("date").agg(
-            n_sessions=("activity_id", "size"), run_min=("load_run_min", "sum"),
-            duration_min=("load_duration_min", "sum"), distance_km=("load_distance_km", "sum"),
-            srpe_au=("srpe_au", lambda x: x.sum(min_count=1)),
-            trimp=("trimp_banister", lambda x: x.sum(min_count=1)))
-        day = sums.reindex(days)
-        day[["n_sessions", "run_min", "duration_min", "distance_km"]] = day[
-            ["n_sessions", "run_min", "duration_min", "distance_km"]].fillna(0)
-        day.index.name = "date"
-        marked = pd.Series(False, index=days)
-        if unrecorded is not None and not unrecorded.empty:
-            mine = pd.to_datetime(unrecorded.loc[unrecorded["athlete_id"] == athlete, "date"])
-            marked = pd.Series(days.isin(mine), index=days)
-        ratios = {m: compute_acwr(day["run_min"], m) for m in ("uncoupled", "coupled", "ewma")}
-        unc = ratios["uncoupled"]
-        low = marked.rolling(28, min_periods=1).max().astype(bool)
-        if phase1_weekly_min:
-            low |= unc["chronic"].fillna(np.inf) < 0.25 * phase1_weekly_min
-        frames.append(day.reset_index().assign(
-            athlete_id=athlete, unrecorded=marked.to_numpy(),
-            acute=unc["acute"].to_numpy(), chronic=unc["chronic"].to_numpy(),
-            ratio_uncoupled=unc["ratio"].to_numpy(), ratio_coupled=ratios["coupled"]["ratio"].to_numpy(),
-            ratio_ewma=ratios["ewma"]["ratio"].to_numpy(), ratio_reason=unc["reason"].to_numpy(),
-            low_confidence=low.to_numpy()))
     cols = list(DailyLoad.to_schema().columns)
-    if not frames:
+    runs = running_sessions(sessions)
+    if runs.empty:
         return DailyLoad.validate(pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
                                   .astype({"n_sessions": int, "unrecorded": bool,
                                            "low_confidence": bool}))
-    out = pd.concat(frames, ignore_index=True)
-    out["n_sessions"] = out["n_sessions"].astype(int)
+    cal = _calendar(runs, until)
+    r = _ratios(cal, "run_min")
+    marked = np.zeros(len(cal), dtype=bool)
+    if unrecorded is not None and not unrecorded.empty:
+        keys = set(zip(unrecorded["athlete_id"], pd.to_datetime(unrecorded["date"]), strict=True))
+        marked = np.array([k in keys for k in zip(cal["athlete_id"], cal["date"], strict=True)])
+    low = _rolling_sum(marked.astype(float), cal["pos"].to_numpy(), 28, 1) > 0
+    if phase1_weekly_min:
+        low |= np.nan_to_num(r["uncoupled_chronic"], nan=np.inf) < 0.25 * phase1_weekly_min
+    reason = pd.Series(None, index=cal.index, dtype="object")
+    reason[r["uncoupled_no_chronic"]] = "no_chronic_load"
+    reason[r["warm"]] = "insufficient_history"
+    out = cal.assign(
+        n_sessions=cal["n_sessions"].astype(int), unrecorded=marked, acute=r["acute"],
+        chronic=r["uncoupled_chronic"], ratio_uncoupled=r["uncoupled"],
+        ratio_coupled=r["coupled"], ratio_ewma=r["ewma"],
+        ratio_reason=reason, low_confidence=low)
     return DailyLoad.validate(out[cols])
 
 
 def spike_table(sessions: pd.DataFrame, value: str = "distance_m",
                 config: RuleConfig | None = None) -> pd.DataFrame:
-    """Single-session spike per session (spec §3.3), vectorised per athlete.
+    """Single-session spike per session (spec §3.3), all athletes at once.
 
     ``baseline`` is the largest ``value`` among runs that started in the previous 30 days,
     the session itself excluded. Returns columns activity_id, athlete_id, date, value,
     baseline, rel, category (none/small/moderate/large/no_baseline), baseline_partial.
     """
     cfg = config or RuleConfig()
-    runs = running_sessions(sessions).sort_values("start_utc")
-    out = []
-    for _, s in runs.groupby("athlete_id", sort=False):
-        series = pd.Series(s[value].to_numpy(dtype="float64"),
-                           index=pd.DatetimeIndex(s["start_utc"]))
-        base = series.rolling(f"{cfg.spike_window_days}D", closed="left").max().to_numpy()
-        first = s["start_utc"].iloc[0]
-        rel = np.round(series.to_numpy() / base - 1, 9)
-        category = np.select(
-            [np.isnan(base), rel <= cfg.spike_small, rel <= cfg.spike_moderate,
-             rel <= cfg.spike_large], ["no_baseline", "none", "small", "moderate"], "large")
-        out.append(pd.DataFrame({
-            "activity_id": s["activity_id"].to_numpy(), "athlete_id": s["athlete_id"].to_numpy(),
-            "date": pd.to_datetime(s["local_date"]).to_numpy(), "value": series.to_numpy(),
-            "baseline": base, "rel": np.where(np.isnan(base), np.nan, rel), "category": category,
-            "baseline_partial": ((s["start_utc"] - first) < pd.Timedelta(
-                days=cfg.spike_window_days)).to_numpy()}))
-    if not out:
-        return pd.DataFrame(columns=["activity_id", "athlete_id", "date", "value", "baseline",
-                                     "rel", "category", "baseline_partial"])
-    return pd.concat(out, ignore_index=True)
+    runs = running_sessions(sessions).sort_values(["athlete_id", "start_utc"], kind="stable")
+    runs = runs.reset_index(drop=True).assign(_v=lambda f: f[value].astype("float64"))
+    # Rows are sorted by athlete then start, and groupby(sort=False) keeps that order, so the
+    # rolling result (indexed by athlete and start) lines up with ``runs`` row for row.
+    base = (runs.groupby("athlete_id", sort=False)
+            .rolling(f"{cfg.spike_window_days}D", on="start_utc", closed="left")["_v"].max()
+            .to_numpy())
+    v = runs["_v"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.round(v / base - 1, 9)
+    category = np.select(
+        [np.isnan(base), rel <= cfg.spike_small, rel <= cfg.spike_moderate,
+         rel <= cfg.spike_large], ["no_baseline", "none", "small", "moderate"], "large")
+    first = runs.groupby("athlete_id", sort=False)["start_utc"].transform("min")
+    return pd.DataFrame({
+        "activity_id": runs["activity_id"].to_numpy(), "athlete_id": runs["athlete_id"].to_numpy(),
+        "date": pd.to_datetime(runs["local_date"]).to_numpy(), "value": v, "baseline": base,
+        "rel": np.where(np.isnan(base), np.nan, rel), "category": category,
+        "baseline_partial": ((runs["start_utc"] - first)
+                             < pd.Timedelta(days=cfg.spike_window_days)).to_numpy()})
 
 
 def weekly_progression(sessions: pd.DataFrame, config: RuleConfig | None = None) -> pd.DataFrame:
-    """Weekly distance progression at each session date (spec §3.2).
+    """Weekly distance progression at each session date (spec §3.2), all athletes at once.
 
     ``w_cur`` = distance in [d−6, d], ``w_prev`` in [d−13, d−7]; category ``<10%``,
     ``10-30%``, ``>30%``, ``no_baseline`` (w_prev = 0) or ``insufficient_history`` (< 14 days).
     """
     cfg = config or RuleConfig()
     runs = running_sessions(sessions)
-    out = []
-    for athlete, s in runs.groupby("athlete_id", sort=True):
-        dates = pd.to_datetime(s["local_date"])
-        daily = s.assign(date=dates).groupby("date")["distance_m"].sum()
-        daily = daily.reindex(pd.date_range(daily.index.min(), daily.index.max()), fill_value=0)
-        cur = daily.rolling(7, min_periods=1).sum()
-        prev = cur.shift(7)
-        days = pd.DatetimeIndex(sorted(dates.unique()))
-        hist = (days - daily.index.min()).days
-        c, p = cur.reindex(days).to_numpy(), prev.reindex(days).to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            prog = np.round(c / p - 1, 9)
-        category = np.select(
-            [hist < 14, ~(p > 0), prog < cfg.week_info, prog <= cfg.week_caution],
-            ["insufficient_history", "no_baseline", "<10%", "10-30%"], ">30%")
-        ok = (hist >= 14) & (p > 0)
-        out.append(pd.DataFrame({"athlete_id": athlete, "date": days,
-                                 "w_cur": np.where(hist >= 14, c, np.nan),
-                                 "w_prev": np.where(hist >= 14, p, np.nan),
-                                 "progression": np.where(ok, prog, np.nan),
-                                 "category": category}))
-    if not out:
-        return pd.DataFrame(columns=["athlete_id", "date", "w_cur", "w_prev", "progression",
-                                     "category"])
-    return pd.concat(out, ignore_index=True)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.to_dict("records")  # type: ignore[return-value]
-
-
-def _km(m: float) -> str:
-    return f"{m / 1000:.1f} km"
-
-
-def _flag(athlete: str, date: pd.Timestamp, activity: str | None, rule: str, severity: str,
-          message: str, evidence: str, value: float | None, threshold: float | None,
-          source: str) -> dict[str, object]:
-    return {"athlete_id": athlete, "date": pd.Timestamp(date), "activity_id": activity,
-            "rule_id": rule, "severity": severity, "message": message, "evidence": evidence,
-            "value": value, "threshold": threshold, "source": source,
-            "rule_version": RULESET_VERSION}
+    columns = ["athlete_id", "date", "w_cur", "w_prev", "progression", "category"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    cal = _calendar(runs)
+    pos = cal["pos"].to_numpy()
+    cur = _rolling_sum(cal["distance_m"].to_numpy(dtype="float64"), pos, 7, 1)
+    prev = _shift_in_block(cur, pos, 7)
+    day = (cal["n_sessions"] > 0).to_numpy()
+    c, p, hist = cur[day], prev[day], pos[day]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prog = np.round(c / p - 1, 9)
+    category = np.select(
+        [hist < 14, ~(p > 0), prog < cfg.week_info, prog <= cfg.week_caution],
+        ["insufficient_history", "no_baseline", "<10%", "10-30%"], ">30%")
+    ok = (hist >= 14) & (p > 0)
+    return pd.DataFrame({"athlete_id": cal["athlete_id"].to_numpy()[day],
+                         "date": cal["date"].to_numpy()[day],
+                         "w_cur": np.where(hist >= 14, c, np.nan),
+                         "w_prev": np.where(hist >= 14, p, np.nan),
+                         "progression": np.where(ok, prog, np.nan), "category": category})
 
 
 def empty_flags() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in FLAG_COLUMNS})
+
+
+def _fmt(values: pd.Series | np.ndarray, pattern: str) -> pd.Series:
+    """Format each value; an empty input stays a text column (so it concatenates)."""
+    series = pd.Series(values).reset_index(drop=True)
+    return series.map(pattern.format).astype("object") if len(series) else series.astype("object")
+
+
+def _frame(athlete: Any, date: Any, activity: Any, rule: Any, severity: Any, message: Any,
+           evidence: Any, value: Any, threshold: Any, source: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "athlete_id": np.asarray(athlete), "date": pd.to_datetime(np.asarray(date)),
+        "activity_id": np.asarray(activity, dtype=object), "rule_id": np.asarray(rule),
+        "severity": np.asarray(severity), "message": np.asarray(message, dtype=object),
+        "evidence": np.asarray(evidence, dtype=object), "value": np.asarray(value, dtype=float),
+        "threshold": np.asarray(threshold, dtype=float), "source": source,
+        "rule_version": RULESET_VERSION})
+
+
+def _flags_for(sessions: pd.DataFrame, daily: pd.DataFrame, cfg: RuleConfig) -> list[pd.DataFrame]:
+    out = []
+    sp = spike_table(sessions, "distance_m", cfg)
+    nb = sp[sp["category"] == "no_baseline"]
+    out.append(_frame(nb["athlete_id"], nb["date"], nb["activity_id"], "NO_BASELINE", "info",
+                      "No run in the previous 30 days: start at program stage 1.",
+                      _fmt(nb["value"] / 1000, "{:.1f} km; no run in the previous 30 days"),
+                      nb["value"], np.nan, SRC_SPIKE))
+    hit = sp[sp["category"].isin(["small", "moderate", "large"])].reset_index(drop=True)
+    pct = _fmt(np.round(hit["rel"] * 100).astype(int), "{:+d}%")
+    partial = pd.Series(np.where(hit["baseline_partial"], " (less than 30 days of history)", ""),
+                        dtype="object")
+    thresholds = hit["category"].map({"small": cfg.spike_small, "moderate": cfg.spike_moderate,
+                                      "large": cfg.spike_large})
+    out.append(_frame(
+        hit["athlete_id"], hit["date"], hit["activity_id"], "SPIKE_" + hit["category"].str.upper(),
+        np.where(hit["category"] == "large", "alert", "caution"),
+        "This run was a " + hit["category"].astype("object") + " spike: " + pct + " longer than the longest "
+        "run of the previous 30 days" + partial + ".",
+        _fmt(hit["value"] / 1000, "{:.1f} km") + " vs longest "
+        + _fmt(hit["baseline"] / 1000, "{:.1f} km") + " in the previous 30 days, " + pct,
+        hit["rel"], thresholds, SRC_SPIKE))
+    distance_spiked = set(hit.loc[hit["category"].isin(["moderate", "large"]), "activity_id"])
+    for measure, label in (("run_distance_m", "running distance"), ("run_s", "running time")):
+        alt = spike_table(sessions, measure, cfg)
+        alt = alt[alt["category"].isin(["moderate", "large"])
+                  & ~alt["activity_id"].isin(distance_spiked)].reset_index(drop=True)
+        apct = _fmt(np.round(alt["rel"] * 100).astype(int), "{:+d}%")
+        shown = (_fmt(alt["value"] / 60, "{:.0f} min") + " vs longest "
+                 + _fmt(alt["baseline"] / 60, "{:.0f} min")) if measure == "run_s" else (
+            _fmt(alt["value"] / 1000, "{:.1f} km") + " vs longest "
+            + _fmt(alt["baseline"] / 1000, "{:.1f} km"))
+        out.append(_frame(alt["athlete_id"], alt["date"], alt["activity_id"],
+                          "SPIKE_" + alt["category"].str.upper(), "caution",
+                          f"Spike in {label} (not in total distance): " + apct + ".",
+                          shown + " in the previous 30 days, " + apct, alt["rel"],
+                          cfg.spike_moderate, SRC_SPIKE + "; run-only variant [PRODUCT]"))
+    wk = weekly_progression(sessions, cfg)
+    for category, rule, severity, message, threshold, source in (
+            (">30%", "WEEK_GT30", "caution", "Weekly distance rose by more than 30 %.",
+             cfg.week_caution, SRC_WEEK30),
+            ("10-30%", "WEEK_GT10", "info", "Weekly distance rose by more than 10 % (the 10 % "
+             "rule; information only).", cfg.week_info, SRC_WEEK10)):
+        w = wk[(wk["category"] == category) & (wk["progression"] > cfg.week_info)].reset_index(drop=True)
+        wpct = _fmt(np.round(w["progression"] * 100).astype(int), "{:+d}%")
+        evidence = (_fmt(w["w_cur"] / 1000, "{:.1f} km") + " in the last 7 days vs "
+                    + _fmt(w["w_prev"] / 1000, "{:.1f} km") + " the week before, " + wpct
+                    ) if rule == "WEEK_GT30" else (
+            _fmt(w["w_cur"] / 1000, "{:.1f} km") + " vs " + _fmt(w["w_prev"] / 1000, "{:.1f} km")
+            + ", " + wpct)
+        out.append(_frame(w["athlete_id"], w["date"], None, rule, severity, message, evidence,
+                          w["progression"], threshold, source))
+    d = daily[(daily["n_sessions"] > 0) & (daily["ratio_uncoupled"] > cfg.acwr_info)
+              & ~daily["low_confidence"]].reset_index(drop=True)
+    labels = d["ratio_uncoupled"].map(acwr_label).astype("object")
+    out.append(_frame(
+        d["athlete_id"], d["date"], None, "ACWR_HIGH", "info",
+        "This week's running is " + labels + " (acute:chronic ratio; information only).",
+        _fmt(d["acute"], "acute {:.0f} min (7 days) vs chronic ") + _fmt(
+            d["chronic"], "{:.0f} min per week (3 weeks before), ratio ")
+        + _fmt(d["ratio_uncoupled"], "{:.2f}"), d["ratio_uncoupled"], cfg.acwr_info, SRC_ACWR))
+    return out
 
 
 def progression_flags(sessions: pd.DataFrame, daily: pd.DataFrame | None = None,
@@ -243,66 +354,19 @@ def progression_flags(sessions: pd.DataFrame, daily: pd.DataFrame | None = None,
         daily: The DailyLoad layer (for ACWR_HIGH); computed when None.
         config: Default thresholds; ``overrides`` maps athlete_id → its own RuleConfig.
     """
-    base_cfg = config or RuleConfig()
-    rows: list[dict[str, object]] = []
-    athletes = running_sessions(sessions)["athlete_id"].unique()
+    base = config or RuleConfig()
     daily = daily if daily is not None else daily_load(sessions)
-    for athlete in athletes:
-        cfg = (overrides or {}).get(athlete, base_cfg)
-        mine = sessions[sessions["athlete_id"] == athlete]
-        spikes = spike_table(mine, "distance_m", cfg)
-        for r in _records(spikes):
-            if r['category'] == "no_baseline":
-                rows.append(_flag(athlete, r['date'], r['activity_id'], "NO_BASELINE", "info",
-                                  "No run in the previous 30 days: start at program stage 1.",
-                                  f"{_km(r['value'])}; no run in the previous 30 days", r['value'],
-                                  None, SRC_SPIKE))
-            elif r['category'] in ("small", "moderate", "large"):
-                partial = " (less than 30 days of history)" if r['baseline_partial'] else ""
-                rows.append(_flag(
-                    athlete, r['date'], r['activity_id'], f"SPIKE_{r['category'].upper()}",
-                    "alert" if r['category'] == "large" else "caution",
-                    f"This run was a {r['category']} spike: {r['rel']:+.0%} longer than the longest "
-                    f"run of the previous 30 days{partial}.",
-                    f"{_km(r['value'])} vs longest {_km(r['baseline'])} in the previous 30 days, "
-                    f"{r['rel']:+.0%}", float(r['rel']),
-                    {"small": cfg.spike_small, "moderate": cfg.spike_moderate,
-                     "large": cfg.spike_large}[r['category']], SRC_SPIKE))
-        for measure, label in (("run_distance_m", "running distance"), ("run_s", "running time")):
-            alt = spike_table(mine, measure, cfg)
-            for r in _records(alt[alt["category"].isin(["moderate", "large"])]):
-                if not spikes.loc[spikes["activity_id"] == r['activity_id'], "category"].isin(
-                        ["moderate", "large"]).any():
-                    shown = (f"{r['value'] / 60:.0f} min vs longest {r['baseline'] / 60:.0f} min"
-                             if measure == "run_s" else f"{_km(r['value'])} vs longest {_km(r['baseline'])}")
-                    rows.append(_flag(
-                        athlete, r['date'], r['activity_id'], f"SPIKE_{r['category'].upper()}", "caution",
-                        f"Spike in {label} (not in total distance): {r['rel']:+.0%}.",
-                        f"{shown} in the previous 30 days, {r['rel']:+.0%}", float(r['rel']),
-                        cfg.spike_moderate, SRC_SPIKE + "; run-only variant [PRODUCT]"))
-        for r in _records(weekly_progression(mine, cfg)):
-            if r['category'] == ">30%":
-                rows.append(_flag(athlete, r['date'], None, "WEEK_GT30", "caution",
-                                  "Weekly distance rose by more than 30 %.",
-                                  f"{_km(r['w_cur'])} in the last 7 days vs {_km(r['w_prev'])} the week "
-                                  f"before, {r['progression']:+.0%}", float(r['progression']),
-                                  cfg.week_caution, SRC_WEEK30))
-            elif r['category'] == "10-30%" and r['progression'] > cfg.week_info:
-                rows.append(_flag(athlete, r['date'], None, "WEEK_GT10", "info",
-                                  "Weekly distance rose by more than 10 % (the 10 % rule; "
-                                  "information only).",
-                                  f"{_km(r['w_cur'])} vs {_km(r['w_prev'])}, {r['progression']:+.0%}",
-                                  float(r['progression']), cfg.week_info, SRC_WEEK10))
-        d = daily[(daily["athlete_id"] == athlete) & (daily["n_sessions"] > 0)]
-        high = d[(d["ratio_uncoupled"] > cfg.acwr_info) & ~d["low_confidence"]]
-        for r in _records(high):
-            rows.append(_flag(
-                athlete, r['date'], None, "ACWR_HIGH", "info",
-                f"This week's running is {acwr_label(r['ratio_uncoupled'])} "
-                "(acute:chronic ratio; information only).",
-                f"acute {r['acute']:.0f} min (7 days) vs chronic {r['chronic']:.0f} min per week "
-                f"(3 weeks before), ratio {r['ratio_uncoupled']:.2f}", float(r['ratio_uncoupled']),
-                cfg.acwr_info, SRC_ACWR))
-    if not rows:
+    overrides = dict(overrides or {})
+    frames: list[pd.DataFrame] = []
+    groups: dict[RuleConfig, list[str]] = {}
+    for athlete in running_sessions(sessions)["athlete_id"].unique():
+        groups.setdefault(overrides.get(athlete, base), []).append(athlete)
+    for cfg, athletes in groups.items():  # one vectorised pass per distinct configuration
+        frames += _flags_for(sessions[sessions["athlete_id"].isin(athletes)],
+                             daily[daily["athlete_id"].isin(athletes)], cfg)
+    frames = [f for f in frames if len(f)]
+    if not frames:
         return Flags.validate(empty_flags())
-    return Flags.validate(pd.DataFrame(rows, columns=FLAG_COLUMNS))
+    flags = pd.concat(frames, ignore_index=True)
+    return Flags.validate(flags.sort_values(["athlete_id", "date", "rule_id"], kind="stable")
+                          .reset_index(drop=True)[FLAG_COLUMNS])

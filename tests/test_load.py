@@ -188,3 +188,30 @@ def test_daily_load_zero_fills_and_marks_unrecorded():
     assert d.loc["2026-03-22", "distance_km"] == pytest.approx(9.5)
     assert d.loc["2026-03-08", "unrecorded"] and d.loc["2026-03-10", "low_confidence"]
     assert not d.loc["2026-03-07", "low_confidence"]
+
+
+def test_vectorised_daily_ratios_equal_compute_acwr_per_athlete():
+    rng = np.random.default_rng(3)
+    parts = []
+    for athlete, start in (("a", "03-01"), ("b", "03-10"), ("c", "04-02")):
+        days = pd.date_range(f"2026-{start}", periods=90)[rng.random(90) < 0.45]
+        parts.append(_sessions([(d.strftime("%m-%d"), float(rng.integers(1000, 9000)))
+                                for d in days], athlete).assign(
+            activity_id=lambda f, a=athlete: a + f["activity_id"]))
+    sessions = pd.concat(parts, ignore_index=True)
+    daily = daily_load(sessions)
+    for _, part in daily.groupby("athlete_id"):
+        series = part.set_index("date")["run_min"]
+        for method, column in (("uncoupled", "ratio_uncoupled"), ("coupled", "ratio_coupled"),
+                               ("ewma", "ratio_ewma")):
+            ref = compute_acwr(series, method)["ratio"].to_numpy()
+            np.testing.assert_allclose(part[column].to_numpy(), ref, rtol=1e-9, equal_nan=True)
+
+
+def test_spikes_of_several_athletes_do_not_mix():
+    both = pd.concat([_sessions(WORKED_37, "b"),
+                      _sessions([("03-01", 1000), ("03-02", 5000)], "a").assign(
+                          activity_id=lambda f: "a" + f["activity_id"])], ignore_index=True)
+    sp = spike_table(both).set_index("activity_id")
+    assert sp.loc["as1", "category"] == "large" and sp.loc["as1", "baseline"] == 1000
+    assert sp.loc["s9", "category"] == "moderate" and sp.loc["s9", "baseline"] == 5000

@@ -13,8 +13,8 @@ from pipeline.errors import ProgramError
 from pipeline.evaluate import evaluate
 from pipeline.program import default_program, load_program, stage_compliance, tolerance_s
 from pipeline.session import interval_structure
-from tests.test_session import _segments
 from tests.synthetic import trace
+from tests.test_session import _segments
 
 
 def test_default_program_is_crowell_2023_with_its_source():
