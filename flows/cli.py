@@ -51,7 +51,8 @@ def _run_nightly(inbox: Path, store: str | None, url: str | None, workers: int,
         from prefect_dask import DaskTaskRunner
 
         runner = DaskTaskRunner(address=dask_address)
-    return nightly.with_options(task_runner=runner)(str(inbox), store, url)
+    return nightly.with_options(task_runner=runner)(str(inbox), store, url,
+                                                    progress=sys.stderr.isatty())
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

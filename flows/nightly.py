@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
+from prefect.futures import as_completed, wait
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -64,7 +64,8 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
 
 @flow(name="comeback-nightly", task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
       log_prints=True)
-def nightly(inbox: str, store: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+def nightly(inbox: str, store: str | None = None, database_url: str | None = None,
+            progress: bool = False) -> dict[str, Any]:
     """Ingest what is new in ``inbox`` and recompute load, decisions and flags it touched.
 
     Returns:
@@ -77,6 +78,13 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
     st = open_store(root, database_url)
     items = list(iter_exports(inbox_path))
     futures = ingest_file.map(items, unmapped(root), unmapped(database_url), unmapped(roster))
+    if progress:  # a bar on the terminal of whoever runs it by hand
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            job = bar.add_task("ingesting", total=len(futures))
+            for _ in as_completed(futures):
+                bar.advance(job)
     wait(futures)
     outcomes: list[FileOutcome] = []
     failures = []

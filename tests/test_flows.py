@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -90,3 +91,41 @@ def test_cli_export_and_checkin(tmp_path):
         "resolved", "none", "muscular", 4.0)
     bad = _cli("checkin", "ana", "--inbox", str(inbox), "--warmup", "sore")
     assert bad.returncode == 2 and "warmup" in bad.stderr
+
+
+def _comparable(store_root: Path):
+    from pipeline.store import Store
+
+    st = Store(store_root)
+    s = st.table("sessions").drop(columns=["file_key"]).sort_values("activity_id")
+    d = st.table("decisions").sort_values(["athlete_id", "date"])
+    return s.reset_index(drop=True), d.reset_index(drop=True)
+
+
+def test_dask_task_runner_gives_the_same_store(tmp_path):
+    from prefect_dask import DaskTaskRunner
+
+    from flows.nightly import nightly
+
+    inbox = small_inbox(tmp_path)
+    nightly(str(inbox), str(tmp_path / "threads"))
+    runner = DaskTaskRunner(cluster_kwargs={"processes": False, "n_workers": 2,
+                                            "threads_per_worker": 1, "dashboard_address": None})
+    summary = nightly.with_options(task_runner=runner)(str(inbox), str(tmp_path / "dask"))
+    assert summary["ingested"] == 4
+    for a, b in zip(_comparable(tmp_path / "threads"), _comparable(tmp_path / "dask"), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_reprocess_flow_recomputes_from_the_raw_archive(tmp_path):
+    from flows.nightly import nightly, reprocess
+
+    inbox = small_inbox(tmp_path)
+    store = str(tmp_path / "store")
+    nightly(str(inbox), store)
+    before = _comparable(Path(store))
+    for f in (inbox / "ana").glob("*.fit"):
+        f.unlink()  # the inbox is gone: only the archive remains
+    assert reprocess(str(inbox), store)["reprocessed"] == 4
+    for a, b in zip(before, _comparable(Path(store)), strict=True):
+        pd.testing.assert_frame_equal(a, b)

@@ -132,3 +132,21 @@ def test_schema_migrations_are_versioned(tmp_path):
     with store.engine.connect() as conn:
         versions = pd.read_sql("select version from schema_version", conn)["version"].tolist()
     assert versions == [1, 2]
+
+
+def test_postgresql_store_matches_sqlite(tmp_path, postgres_url):
+    inbox = small_inbox(tmp_path, n=3)
+    lite = Store(tmp_path / "lite")
+    pg = Store(tmp_path / "pg", url=postgres_url)
+    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 2
+    for store in (lite, pg):
+        _ingest_all(store, inbox)
+    again = _ingest_all(pg, inbox)
+    assert {o.status for o in again} == {"duplicate"}
+    for table in ("sessions", "segments", "files"):
+        a = lite.table(table).drop(columns=["first_seen"], errors="ignore")
+        b = pg.table(table).drop(columns=["first_seen"], errors="ignore")
+        key = a.columns[0]
+        pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
+                                      b.sort_values(key).reset_index(drop=True),
+                                      check_dtype=False)
