@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench install sample clean
+.PHONY: run test lint bench fuzz install sample clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+fuzz: $(STAMP)
+	COMEBACK_FUZZ_EXAMPLES=$${COMEBACK_FUZZ_EXAMPLES:-20000} $(BIN)/pytest tests/test_parse.py -k mutated -p no:cacheprovider
 
 sample: $(STAMP)
 	$(BIN)/python data/sample/generate.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,9 @@ def _check(data: bytes) -> None:
 
 
 @pytest.mark.skipif(not SEEDS, reason="no seed files available")
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+# A few hundred cases in `make test`; `make fuzz` runs many more (COMEBACK_FUZZ_EXAMPLES).
+@settings(max_examples=int(os.environ.get("COMEBACK_FUZZ_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_mutated_real_files_raise_only_project_errors(data):
     seed = data.draw(st.sampled_from(SEEDS))
