@@ -19,9 +19,9 @@ from pipeline.errors import ProgramError
 from pipeline.program import Program, default_program, load_program, next_run_date, stage_compliance
 from pipeline.rules import (
     FLAG_COLUMNS,
-    RULESET_VERSION,
     RuleConfig,
     daily_load,
+    make_flag,
     progression_flags,
     running_sessions,
 )
@@ -56,14 +56,6 @@ def _answers(row: Mapping[Any, Any]) -> Answers:
                                       "pain_during", "pain_after", "pain_next_morning")))  # type: ignore[arg-type]
 
 
-def _flag(athlete: str, date: pd.Timestamp, activity: str | None, rule: str, severity: str,
-          message: str, evidence: str, source: str, value: float | None = None,
-          threshold: float | None = None) -> dict[str, object]:
-    return {"athlete_id": athlete, "date": pd.Timestamp(date), "activity_id": activity,
-            "rule_id": rule, "severity": severity, "message": message, "evidence": evidence,
-            "value": value, "threshold": threshold, "source": source,
-            "rule_version": RULESET_VERSION}
-
 
 def _program_for(athlete: Athlete, program_dir: Path | None,
                  cache: dict[str, Program]) -> Program:
@@ -91,13 +83,13 @@ def _program_flags(athlete: str, runs: pd.DataFrame, decisions: pd.DataFrame, pr
     prescribed = dict(zip(decisions["date"], decisions["stage_before"], strict=True))
     for day in run_days:
         if day - pd.Timedelta(days=1) in run_days:
-            flags.append(_flag(athlete, day, None, "CONSECUTIVE_DAYS", "caution",
+            flags.append(make_flag(athlete, day, None, "CONSECUTIVE_DAYS", "caution",
                                "Ran on two days in a row; the program asks for a rest day "
                                "between runs.", f"runs on {(day - pd.Timedelta(days=1)).date()} "
                                f"and {day.date()}", SRC_PROGRAM))
         window = run_days[(run_days > day - pd.Timedelta(days=7)) & (run_days <= day)]
         if len(window) > cfg.max_run_days_per_7:
-            flags.append(_flag(athlete, day, None, "FREQ_EXCEEDED", "caution",
+            flags.append(make_flag(athlete, day, None, "FREQ_EXCEEDED", "caution",
                                f"More than {cfg.max_run_days_per_7} run days in 7 days.",
                                f"{len(window)} run days between {(day - pd.Timedelta(days=6)).date()}"
                                f" and {day.date()}", SRC_FREQ, float(len(window)),
@@ -111,20 +103,20 @@ def _program_flags(athlete: str, runs: pd.DataFrame, decisions: pd.DataFrame, pr
         stage = program.stage(int(stage_no))
         comp = stage_compliance(st, stage)
         if comp.exceeded:
-            flags.append(_flag(athlete, day, s["activity_id"], "STAGE_EXCEEDED", "caution",
+            flags.append(make_flag(athlete, day, s["activity_id"], "STAGE_EXCEEDED", "caution",
                                f"Did more than stage {stage.number} prescribes.",
                                f"{comp.evidence} ({stage.describe()})", SRC_PROGRAM))
         elif not comp.completed:
             higher = [h for h in program.stages[stage.number:]
                       if stage_compliance(st, h).completed]
             if higher:
-                flags.append(_flag(athlete, day, s["activity_id"], "ADVANCED_EARLY", "caution",
+                flags.append(make_flag(athlete, day, s["activity_id"], "ADVANCED_EARLY", "caution",
                                    f"Ran stage {higher[0].number} while stage {stage.number} is "
                                    "prescribed.", f"{st.pattern}; {stage.describe()}", SRC_PROGRAM))
         rpe = s.get("rpe_cr10")
         if stage.target_rpe is not None and rpe is not None and not pd.isna(rpe) and (
                 rpe > stage.target_rpe + cfg.rpe_tolerance):
-            flags.append(_flag(athlete, day, s["activity_id"], "INTENSITY_EARLY", "info",
+            flags.append(make_flag(athlete, day, s["activity_id"], "INTENSITY_EARLY", "info",
                                "Ran harder than the stage's target effort.",
                                f"RPE {rpe:g} vs target {stage.target_rpe:g} (+{cfg.rpe_tolerance:g})",
                                "Crowell 2023 targets; S7 tolerance [PRODUCT]", float(rpe),

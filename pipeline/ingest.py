@@ -7,7 +7,6 @@ night goes on; anything else is a bug and propagates.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,14 +109,7 @@ def ingest_item(store: Store, item: InboxItem, roster: Mapping[str, Athlete]) ->
         store.quarantine(key, item.name, item.athlete_id, exc.kind, exc.reason)
         return [*outcomes, FileOutcome(exc.path, item.athlete_id, "quarantined",
                                        f"{exc.kind}: {exc.reason}")]
-    with store.engine.begin() as conn:  # the archive itself is done: remember it
-        from pipeline.store import FILES
-
-        conn.execute(FILES.delete().where(FILES.c.file_key == key))
-        conn.execute(FILES.insert().values(file_key=key, name=item.name,
-                                           athlete_id=item.athlete_id, status="ingested",
-                                           reason=f"zip export of {len(outcomes)} files",
-                                           first_seen=dt.datetime.now(dt.UTC).isoformat()))
+    store.record_archive(key, item.name, item.athlete_id, len(outcomes))
     return outcomes
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "RuleConfig",
     "acwr_label",
     "daily_load",
+    "make_flag",
     "progression_flags",
     "running_sessions",
     "spike_table",
@@ -257,6 +258,16 @@ def weekly_progression(sessions: pd.DataFrame, config: RuleConfig | None = None)
                          "w_cur": np.where(hist >= 14, c, np.nan),
                          "w_prev": np.where(hist >= 14, p, np.nan),
                          "progression": np.where(ok, prog, np.nan), "category": category})
+
+
+def make_flag(athlete: str, date: Any, activity: str | None, rule: str, severity: str,
+              message: str, evidence: str, source: str, value: float | None = None,
+              threshold: float | None = None) -> dict[str, object]:
+    """One Flags row (the engines that emit flags one at a time use this)."""
+    return {"athlete_id": athlete, "date": pd.Timestamp(date), "activity_id": activity,
+            "rule_id": rule, "severity": severity, "message": message, "evidence": evidence,
+            "value": value, "threshold": threshold, "source": source,
+            "rule_version": RULESET_VERSION}
 
 
 def empty_flags() -> pd.DataFrame:

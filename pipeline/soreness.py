@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipeline.program import Program
-from pipeline.rules import RULESET_VERSION, RuleConfig
+from pipeline.rules import RuleConfig, make_flag
 
 __all__ = ["RULES", "Answers", "SorenessOutcome", "pain_gate", "run_soreness_rules",
            "soreness_rules"]
@@ -105,14 +105,6 @@ class SorenessOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _flag(athlete: str, date: dt.date, activity: str | None, rule: str, severity: str,
-          message: str, evidence: str, source: str, value: float | None = None,
-          threshold: float | None = None) -> dict[str, object]:
-    return {"athlete_id": athlete, "date": pd.Timestamp(date), "activity_id": activity,
-            "rule_id": rule, "severity": severity, "message": message, "evidence": evidence,
-            "value": value, "threshold": threshold, "source": source,
-            "rule_version": RULESET_VERSION}
-
 
 def run_soreness_rules(athlete_id: str, session_days: list[tuple[dt.date, str | None]],
                        answers: dict[dt.date, Answers], program: Program,
@@ -153,13 +145,13 @@ def run_soreness_rules(athlete_id: str, session_days: list[tuple[dt.date, str | 
         before = level
         blocked = rest_until is not None and day <= rest_until
         if blocked:
-            flags.append(_flag(athlete_id, day, activity, "RAN_DURING_REST", "alert",
+            flags.append(make_flag(athlete_id, day, activity, "RAN_DURING_REST", "alert",
                                "Ran on a day the soreness rules said to rest.",
                                f"session on {day}; rest until {rest_until}", SRC_UD))
         fired, verdict, days_off = soreness_rules(a)
         gate, worst = pain_gate(a, cfg)
         if gate != "green":
-            flags.append(_flag(
+            flags.append(make_flag(
                 athlete_id, day, activity, "PAIN_GATE", "caution" if gate == "amber" else "alert",
                 "Pain above 3/10: repeat this stage." if gate == "amber"
                 else "Pain above 5/10: stop and follow the soreness rules.",
@@ -190,7 +182,7 @@ def run_soreness_rules(athlete_id: str, session_days: list[tuple[dt.date, str | 
                     and level < program.last):
                 verdict, level, last_change, counted = "ADVANCE", level + 1, day, 0
         for item in review:
-            flags.append(_flag(athlete_id, day, activity, "CLINICIAN_REVIEW", "alert",
+            flags.append(make_flag(athlete_id, day, activity, "CLINICIAN_REVIEW", "alert",
                                f"Clinician review advised: {item}.",
                                f"drops on {', '.join(str(d) for d in drops[-3:])}", SRC_REVIEW))
         if review:

@@ -225,6 +225,12 @@ class Store:
             self._ledger(conn, key, name=name, athlete_id=athlete_id, status="quarantined",
                          reason=reason, error_kind=kind)
 
+    def record_archive(self, key: str, name: str, athlete_id: str, members: int) -> None:
+        """Remember a zip export whose members were all handled (so a re-run skips it)."""
+        with self._lock, self.engine.begin() as conn:
+            self._ledger(conn, key, name=name, athlete_id=athlete_id, status="ingested",
+                         reason=f"zip export of {members} files")
+
     def write_activity(self, key: str, name: str, athlete_id: str, sessions: pd.DataFrame,
                        segments: pd.DataFrame, records: dict[str, pd.DataFrame], *,
                        status: str, reason: str | None, sha256: str, fmt: str,
