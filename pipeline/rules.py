@@ -165,7 +165,7 @@ def _ratios(cal: pd.DataFrame, column: str, acute_days: int = 7,
 
 def daily_load(sessions: pd.DataFrame, *, unrecorded: pd.DataFrame | None = None,
                until: pd.Timestamp | None = None, phase1_weekly_min: float | None = None,
-               ) -> pd.DataFrame:
+               config: RuleConfig | None = None) -> pd.DataFrame:
     """One row per athlete per local day from the first tracked day (spec §0, §1).
 
     Rest days are zero; several sessions on a day are summed; days the athlete marked as
@@ -187,7 +187,7 @@ def daily_load(sessions: pd.DataFrame, *, unrecorded: pd.DataFrame | None = None
         marked = np.array([k in keys for k in zip(cal["athlete_id"], cal["date"], strict=True)])
     low = _rolling_sum(marked.astype(float), cal["pos"].to_numpy(), 28, 1) > 0
     if phase1_weekly_min:
-        low |= np.nan_to_num(r["uncoupled_chronic"], nan=np.inf) < 0.25 * phase1_weekly_min
+        low |= np.nan_to_num(r["uncoupled_chronic"], nan=np.inf) < (config or RuleConfig()).low_chronic_fraction * phase1_weekly_min
     reason = pd.Series(None, index=cal.index, dtype="object")
     reason[r["uncoupled_no_chronic"]] = "no_chronic_load"
     reason[r["warm"]] = "insufficient_history"

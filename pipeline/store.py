@@ -32,7 +32,6 @@ from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
 __all__ = ["DEFAULT_STORE", "TABLES", "Store", "file_key"]
 
 DEFAULT_STORE = Path(".comeback")
-SCHEMA_VERSION = 2
 
 _meta = sa.MetaData()
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "FIT_EPOCH_OFFSET_S",
     "FIT_POWER_ON_LIMIT",
     "cadence256_to_spm",
     "fit_cadence_to_spm",
@@ -18,8 +17,6 @@ __all__ = [
     "semicircles_to_degrees",
 ]
 
-# Seconds between the Unix epoch and the FIT epoch (1989-12-31T00:00:00Z).
-FIT_EPOCH_OFFSET_S = 631_065_600
 # FIT date_time values below this are "seconds since device power-on", not dates (FIT SDK).
 FIT_POWER_ON_LIMIT = 0x10000000
 

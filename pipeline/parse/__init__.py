@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import zlib
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from pipeline.errors import (
 )
 from pipeline.parse import fit as _fit
 from pipeline.parse import gpx as _gpx
-from pipeline.units import haversine_m
+from pipeline.units import FIT_POWER_ON_LIMIT, haversine_m
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "detect_format", "read_activity"]
 
@@ -64,7 +65,7 @@ def detect_format(data: bytes) -> str:
 
 def _gunzip(data: bytes, path: str) -> bytes:
     try:
-        with gzip.GzipFile(fileobj=__import__("io").BytesIO(data)) as fh:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
             out = fh.read(MAX_DECOMPRESSED_BYTES + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptFileError(path, f"gzip data cannot be decompressed: {exc}") from exc
@@ -145,16 +146,17 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
                      "timestamp dropped")
 
     def ts(value: Any) -> pd.Timestamp | None:
-        if isinstance(value, int) and anchor is not None and value < _fit.FIT_POWER_ON_LIMIT:
+        if isinstance(value, int) and anchor is not None and value < FIT_POWER_ON_LIMIT:
             return anchor + pd.Timedelta(seconds=value)
-        return _fit._utc(value)
+        return _fit.utc_timestamp(value)
 
     local_offset: float | None = None
     a_ts, a_local = content.activity.get("timestamp"), content.activity.get("local_timestamp")
     if anchor is not None:
         local_offset = 0.0
-    elif _fit._utc(a_ts) is not None and _fit._utc(a_local) is not None:
-        offset = (_fit._utc(a_local) - _fit._utc(a_ts)).total_seconds()  # type: ignore[operator]
+    elif (utc := _fit.utc_timestamp(a_ts)) is not None and (
+            local := _fit.utc_timestamp(a_local)) is not None:
+        offset = (local - utc).total_seconds()
         if abs(offset) <= 14 * 3600:
             local_offset = float(round(offset / 900.0) * 900.0)
 

@@ -22,7 +22,7 @@ from pipeline.errors import (
 )
 from pipeline.units import FIT_POWER_ON_LIMIT, semicircles_to_degrees
 
-__all__ = ["FitContent", "decode_fit"]
+__all__ = ["FitContent", "decode_fit", "utc_timestamp"]
 
 DECODER = f"fitparse {version('python-fitparse')}"
 _WANTED = {"file_id", "record", "session", "lap", "event", "activity", "split"}
@@ -112,7 +112,8 @@ def decode_fit(data: bytes, path: str) -> FitContent:
     return content
 
 
-def _utc(value: Any) -> pd.Timestamp | None:
+def utc_timestamp(value: Any) -> pd.Timestamp | None:
+    """A decoded FIT date_time as a UTC timestamp; None for power-on seconds or missing."""
     if isinstance(value, dt.datetime):
         return pd.Timestamp(value, tz="UTC") if value.tzinfo is None else pd.Timestamp(value)
     return None
