@@ -42,11 +42,10 @@ def _dedupe_against_store(store: Store, athlete_id: str, new: pd.DataFrame) -> d
     """duplicate_of for the new sessions and any stored session they outrank."""
     if new.empty:
         return {}
-    known = store.table("sessions", athlete_id)
-    window = pd.Timedelta(hours=15)
-    lo, hi = new["start_utc"].min() - window, new["start_utc"].max() + window
-    near = known[(known["start_utc"] >= lo) & (known["start_utc"] <= hi)
-                 & ~known["activity_id"].isin(new["activity_id"])]
+    window = pd.Timedelta(hours=15)  # the matcher's ±14 h whole-hour shifts, and a margin
+    near = store.table("sessions", athlete_id, start_utc_between=(
+        new["start_utc"].min() - window, new["start_utc"].max() + window))
+    near = near[~near["activity_id"].isin(new["activity_id"])]
     pool = pd.concat([near, new], ignore_index=True)
     dup = find_duplicates(pool)
     return {a: d for a, d in zip(pool["activity_id"], dup, strict=True)}
@@ -132,14 +131,10 @@ def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlet
               program_dir: Path | None = None) -> Evaluation:
     """Recompute daily load, decisions, flags and next sessions for these athletes only."""
     ids = sorted(set(athletes))
-    sessions = pd.concat([store.table("sessions", a) for a in ids], ignore_index=True) if ids \
-        else store.table("sessions").iloc[0:0]
-    checkins = pd.concat([store.table("checkins", a) for a in ids], ignore_index=True) if ids \
-        else store.table("checkins").iloc[0:0]
-    sessions = apply_checkin_rpe(sessions, checkins)
+    checkins = store.table("checkins", ids)
+    sessions = apply_checkin_rpe(store.table("sessions", ids), checkins)
     store.update_sessions(sessions, ["rpe_cr10", "rpe_source", "srpe_au"])
-    segments = store.table("segments")
-    segments = segments[segments["activity_id"].isin(sessions["activity_id"])]
+    segments = store.table("segments", ids)
     result = evaluate(sessions, segments, checkins, {a: roster[a] for a in ids if a in roster},
                       program_dir=program_dir)
     for table, frame in (("daily_load", result.daily_load), ("decisions", result.decisions),

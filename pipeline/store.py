@@ -282,12 +282,27 @@ class Store:
                 conn.execute(t.insert(), _rows(mine, t))
 
     # -- reading ---------------------------------------------------------------------------
-    def table(self, name: str, athlete_id: str | None = None) -> pd.DataFrame:
-        """A table as a DataFrame, validated against its Pandera model when it has one."""
+    def table(self, name: str, athlete_id: str | Iterable[str] | None = None, *,
+              start_utc_between: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+              ) -> pd.DataFrame:
+        """A table as a DataFrame, validated against its Pandera model when it has one.
+
+        Args:
+            athlete_id: One athlete or several; segments are selected through their sessions.
+            start_utc_between: (low, high) inclusive window on sessions' ``start_utc``.
+        """
         t = TABLES[name]
         query = sa.select(t)
-        if athlete_id is not None and "athlete_id" in t.c:
-            query = query.where(t.c.athlete_id == athlete_id)
+        if athlete_id is not None:
+            ids = [athlete_id] if isinstance(athlete_id, str) else list(athlete_id)
+            if "athlete_id" in t.c:
+                query = query.where(t.c.athlete_id.in_(ids))
+            elif "activity_id" in t.c:
+                query = query.where(t.c.activity_id.in_(
+                    sa.select(SESSIONS.c.activity_id).where(SESSIONS.c.athlete_id.in_(ids))))
+        if start_utc_between is not None:
+            low, high = (_plain(pd.Timestamp(x).tz_convert("UTC")) for x in start_utc_between)
+            query = query.where(t.c.start_utc.between(low, high))
         with self.engine.connect() as conn:
             frame = pd.read_sql(query, conn)
         for col in frame.columns:
