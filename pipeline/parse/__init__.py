@@ -242,22 +242,18 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
 
 def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> Activity:
     tracks, creator, notes = _gpx.decode_gpx(data, path)
-    all_points = pd.concat([t.points for t in tracks], ignore_index=True)
-    scale, factor = decide_cadence_scale(all_points["cadence_raw"].to_numpy(),
-                                         all_points["speed_mps"].to_numpy(), "gpx")
+    # Finalise every track first (this derives speed from positions where the file has none),
+    # then decide the cadence scale once for the file from its foot-sport samples (§5.5).
+    finalised = [(_fit.is_foot_sport(t.sport), _finalise(t.points.assign(
+        cadence_spm=t.points["cadence_raw"], distance_m=np.nan))) for t in tracks]
+    scale, factor = decide_cadence_scale(
+        np.concatenate([r["cadence_spm"].to_numpy() if foot else np.full(len(r), np.nan)
+                        for foot, r in finalised]),
+        np.concatenate([r["speed_mps"].to_numpy() for _, r in finalised]), "gpx")
     sessions: list[SessionSummary] = []
     frames = []
-    for track in tracks:
-        foot = _fit.is_foot_sport(track.sport)
-        pts = track.points.assign(cadence_spm=track.points["cadence_raw"] * factor if foot
-                                  else np.nan, distance_m=np.nan)
-        recs = _finalise(pts)
-        if foot and scale in ("unknown", "implausible") and all_points["speed_mps"].isna().all():
-            # No device speed: decide again on speed derived from positions.
-            scale, factor = decide_cadence_scale(pts["cadence_raw"].to_numpy(),
-                                                 recs["speed_mps"].to_numpy(), "gpx")
-            recs = recs.assign(cadence_spm=_finalise(
-                pts.assign(cadence_spm=pts["cadence_raw"] * factor))["cadence_spm"])
+    for track, (foot, raw) in zip(tracks, finalised, strict=True):
+        recs = raw.assign(cadence_spm=raw["cadence_spm"] * factor if foot else np.nan)
         frames.append(recs)
         gaps = recs["elapsed_s"].diff().fillna(0.0)
         elapsed = float(recs["elapsed_s"].iloc[-1])
