@@ -130,8 +130,9 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _fit_activity(data: bytes, path: str, sha: str, compression: str | None) -> Activity:
-    content = _fit.decode_fit(data, path)
+def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
+                  decoder: str) -> Activity:
+    content = _fit.decode_fit(data, path, decoder)
     notes = list(content.warnings)
     anchor = _fit.power_on_anchor(content)
     raw = _fit.records_frame(content, anchor)
@@ -232,7 +233,7 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
         if (fid.get("garmin_product") or fid.get("product")) is not None else None,
         serial=str(fid["serial_number"]) if fid.get("serial_number") is not None else None,
     )
-    provenance = Provenance(format="fit", sha256=sha, decoder=_fit.DECODER, crc_ok=content.crc_ok,
+    provenance = Provenance(format="fit", sha256=sha, decoder=content.decoder, crc_ok=content.crc_ok,
                             truncated=content.truncated, compression=compression,
                             cadence_scale=scale, warnings=tuple(notes))
     return Activity(records=records, sessions=tuple(sessions), laps=laps, timer_events=events,
@@ -280,12 +281,16 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
                     local_offset_s=None, provenance=provenance)
 
 
-def read_activity(source: str | Path | bytes, name: str | None = None) -> Activity:
+def read_activity(source: str | Path | bytes, name: str | None = None, *,
+                  decoder: str = "auto") -> Activity:
     """Decode one watch export into an :class:`Activity`.
 
     Args:
         source: A path, or the file's bytes.
         name: How to name the file in errors when ``source`` is bytes (e.g. an archive member).
+        decoder: For FIT: ``auto`` (vectorised records, fitparse for anything the fast path
+            declines) or ``fitparse`` (the reference decoder only). Both give the same
+            Activity on every file the fast path accepts.
 
     Returns:
         The activity, with records that validate against ``schemas.RawRecords``.
@@ -295,6 +300,8 @@ def read_activity(source: str | Path | bytes, name: str | None = None) -> Activi
             unsupported. No other exception escapes.
     """
     path = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
+    if decoder not in ("auto", "fitparse"):
+        raise ValueError(f"decoder must be 'auto' or 'fitparse', not {decoder!r}")
     if isinstance(source, bytes):
         data = source
     else:
@@ -311,7 +318,7 @@ def read_activity(source: str | Path | bytes, name: str | None = None) -> Activi
     try:
         sha = hashlib.sha256(data).hexdigest()
         if kind == "fit":
-            return _fit_activity(data, path, sha, compression)
+            return _fit_activity(data, path, sha, compression, decoder)
         if kind == "gpx":
             return _gpx_activity(data, path, sha, compression)
     except InputFileError:

@@ -1,10 +1,14 @@
-"""FIT decoding through fitparse, salvaging what precedes any damage."""
+"""FIT decoding: the vectorised path where it applies, fitparse (the reference) otherwise.
+
+fitparse salvages what precedes any damage; the fast path only takes undamaged files.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import warnings
+from collections.abc import Iterable
 from importlib.metadata import version
 from typing import Any
 
@@ -20,24 +24,28 @@ from pipeline.errors import (
     TruncatedFileError,
     UnsupportedFileError,
 )
+from pipeline.parse.fastfit import RECORD_FIELDS, WANTED_MESSAGES, Declined, decode_records_fast
 from pipeline.units import FIT_POWER_ON_LIMIT, semicircles_to_degrees
 
 __all__ = ["FitContent", "decode_fit", "utc_timestamp"]
 
-DECODER = f"fitparse {version('python-fitparse')}"
-_WANTED = {"file_id", "record", "session", "lap", "event", "activity", "split"}
-_RECORD_FIELDS = (
-    "timestamp", "position_lat", "position_long", "distance", "enhanced_speed", "speed",
-    "enhanced_altitude", "altitude", "heart_rate", "cadence", "fractional_cadence",
-    "cadence256", "power",
-)
+_FIT_EPOCH = dt.datetime(1989, 12, 31)  # FIT date_time 0, UTC
+_FIT_EPOCH_UNIX_S = 631065600
+
+REFERENCE_DECODER = f"fitparse {version('python-fitparse')}"
+FAST_DECODER = f"numpy records + {REFERENCE_DECODER}"
 
 
 class FitContent:
-    """Raw material decoded from a FIT file, before it is shaped into an Activity."""
+    """Raw material decoded from a FIT file, before it is shaped into an Activity.
+
+    ``records`` holds one entry per record message for each of ``RECORD_FIELDS``: lists of
+    fitparse values from the reference decoder, float64 arrays (timestamps in raw FIT seconds)
+    from the fast one. ``records_frame`` turns either into the same canonical columns.
+    """
 
     def __init__(self) -> None:
-        self.records: dict[str, list[Any]] = {k: [] for k in _RECORD_FIELDS}
+        self.records: dict[str, Any] = {k: [] for k in RECORD_FIELDS}
         self.sessions: list[dict[str, Any]] = []
         self.laps: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
@@ -47,44 +55,62 @@ class FitContent:
         self.crc_ok: bool | None = True
         self.truncated = False
         self.warnings: list[str] = []
+        self.decoder = REFERENCE_DECODER
 
 
 def _values(message: Any) -> dict[str, Any]:
     return {f.name: f.value for f in message.fields}
 
 
-def decode_fit(data: bytes, path: str) -> FitContent:
-    """Decode every message Comeback uses; keep everything decoded before any damage.
+def _collect(messages: Iterable[Any], content: FitContent) -> None:
+    """Sort fitparse data messages into ``content`` (records too, when they come this way)."""
+    for message in messages:
+        name = message.name
+        if name not in WANTED_MESSAGES:
+            continue
+        if name == "record":
+            values = _values(message)
+            for key in RECORD_FIELDS:
+                content.records[key].append(values.get(key))
+        elif name == "session":
+            content.sessions.append(_values(message))
+        elif name == "lap":
+            content.laps.append(_values(message))
+        elif name == "event":
+            content.events.append(_values(message))
+        elif name == "split":
+            content.splits.append(_values(message))
+        elif name == "activity" and not content.activity:
+            content.activity = _values(message)
+        elif name == "file_id" and not content.file_id:
+            content.file_id = _values(message)
 
-    Raises:
-        CorruptFileError: the header is invalid or nothing could be decoded.
-        TruncatedFileError: the file ends before any record.
-    """
+
+def _decode_fast(data: bytes) -> FitContent | None:
+    """The vectorised path, or None when it declines (or fails in any way) on this file."""
+    try:
+        fast = decode_records_fast(data)
+        content = FitContent()
+        _collect(fast.messages, content)
+        if fast.dev_names() & set(RECORD_FIELDS):
+            raise Declined("a developer field is named like a record field")
+        content.records = fast.columns
+        content.decoder = FAST_DECODER
+        return content
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # any failure of the fast path (even a panic) means: use fitparse
+        return None
+
+
+def _decode_reference(data: bytes, path: str) -> FitContent:
+    """fitparse over the whole file, keeping everything decoded before any damage."""
     content = FitContent()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = UncachedFitFile(io.BytesIO(data), check_developer_data=False)
-            for message in fit.get_messages():
-                name = message.name
-                if name not in _WANTED:
-                    continue
-                if name == "record":
-                    values = _values(message)
-                    for key in _RECORD_FIELDS:
-                        content.records[key].append(values.get(key))
-                elif name == "session":
-                    content.sessions.append(_values(message))
-                elif name == "lap":
-                    content.laps.append(_values(message))
-                elif name == "event":
-                    content.events.append(_values(message))
-                elif name == "split":
-                    content.splits.append(_values(message))
-                elif name == "activity" and not content.activity:
-                    content.activity = _values(message)
-                elif name == "file_id" and not content.file_id:
-                    content.file_id = _values(message)
+            _collect(fit.get_messages(), content)
     except FitCRCError as exc:
         # The CRC is checked at the end: every message was decoded before this.
         content.crc_ok = False
@@ -102,10 +128,30 @@ def decode_fit(data: bytes, path: str) -> FitContent:
             raise CorruptFileError(path, f"FIT data cannot be decoded: {exc!r}") from exc
         content.truncated = True
         content.warnings.append(f"decoding stopped at damaged data ({exc!r}); records before it kept")
+    return content
+
+
+def decode_fit(data: bytes, path: str, decoder: str = "auto") -> FitContent:
+    """Decode every message Comeback uses; keep everything decoded before any damage.
+
+    Args:
+        data: The FIT file's bytes.
+        path: How to name the file in errors.
+        decoder: ``auto`` tries the vectorised path and falls back to fitparse on anything
+            it declines; ``fitparse`` uses the reference decoder only.
+
+    Raises:
+        CorruptFileError: the header is invalid or nothing could be decoded.
+        TruncatedFileError: the file ends before any record.
+    """
+    content = _decode_fast(data) if decoder == "auto" else None
+    if content is None:
+        content = _decode_reference(data, path)
     file_type = content.file_id.get("type")
-    if file_type is not None and file_type != "activity" and not content.records["timestamp"]:
+    n_records = len(content.records["timestamp"])
+    if file_type is not None and file_type != "activity" and not n_records:
         raise UnsupportedFileError(path, f"FIT file of type '{file_type}', not an activity")
-    if not content.records["timestamp"]:
+    if not n_records:
         if content.truncated:
             raise TruncatedFileError(path, "file ends before any activity record")
         raise EmptyActivityError(path, "FIT activity holds no records")
@@ -133,20 +179,32 @@ def power_on_anchor(content: FitContent) -> pd.Timestamp | None:
     return None
 
 
-def to_timestamps(values: list[Any], anchor: pd.Timestamp | None) -> pd.Series:
-    """FIT date_time values to UTC timestamps; power-on seconds use ``anchor`` or become NaT."""
-    out: list[pd.Timestamp | None] = []
-    for v in values:
-        if isinstance(v, dt.datetime):
-            out.append(pd.Timestamp(v, tz="UTC"))
-        elif isinstance(v, int) and anchor is not None:
-            out.append(anchor + pd.Timedelta(seconds=v))
-        else:
-            out.append(None)
-    return pd.Series(out, dtype="datetime64[ns, UTC]")
+def to_timestamps(values: list[Any] | np.ndarray, anchor: pd.Timestamp | None) -> pd.Series:
+    """FIT date_time values to UTC timestamps; power-on seconds use ``anchor`` or become NaT.
+
+    ``values`` are fitparse values (datetimes, ints for power-on seconds, None) or raw FIT
+    seconds as float64 with NaN for missing.
+    """
+    if isinstance(values, np.ndarray):
+        seconds = values
+    else:
+        seconds = np.array([
+            (v.replace(tzinfo=None) - _FIT_EPOCH).total_seconds() if isinstance(v, dt.datetime)
+            else float(v) if isinstance(v, int) else np.nan for v in values], dtype="float64")
+    known = ~np.isnan(seconds)
+    whole = np.where(known, seconds, 0).astype("int64")  # FIT date_time is whole seconds
+    absolute = known & (seconds >= FIT_POWER_ON_LIMIT)
+    ns = np.full(len(seconds), np.iinfo("int64").min, dtype="int64")  # NaT
+    ns[absolute] = (whole[absolute] + _FIT_EPOCH_UNIX_S) * 1_000_000_000
+    if anchor is not None:
+        relative = known & ~absolute
+        ns[relative] = anchor.value + whole[relative] * 1_000_000_000
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
 
 
-def _num(values: list[Any]) -> np.ndarray:
+def _num(values: list[Any] | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values
     return np.array([np.nan if v is None or isinstance(v, tuple) else v for v in values],
                     dtype="float64")
 
