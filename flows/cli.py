@@ -46,13 +46,14 @@ def _run_nightly(inbox: Path, store: str | None, url: str | None, workers: int,
 
     from flows.nightly import nightly
 
-    runner: Any = ThreadPoolTaskRunner(max_workers=workers)
+    runner: Any = ThreadPoolTaskRunner(max_workers=2)  # one batch writes while one measures
     if dask_address:
         from prefect_dask import DaskTaskRunner
 
         runner = DaskTaskRunner(address=dask_address)
+        workers = 1  # the cluster's workers are the parallelism
     return nightly.with_options(task_runner=runner)(str(inbox), store, url,
-                                                    progress=sys.stderr.isatty())
+                                                    progress=sys.stderr.isatty(), workers=workers)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -68,7 +69,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @app.command()
 def ingest(inbox: str, store: StoreOpt = None, database_url: UrlOpt = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-           workers: Annotated[int, typer.Option(help="Parallel file tasks on this machine.")] = 2,
+           workers: Annotated[int, typer.Option(
+               help="Processes measuring files on this machine (1 = in the flow's process).")] = 2,
            dask_address: Annotated[str | None, typer.Option(
                help="Run per-file tasks on a Dask cluster (tcp://host:8786).")] = None) -> None:
     """Run the nightly flow once on INBOX: ingest what is new and recompute what changed."""

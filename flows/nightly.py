@@ -1,4 +1,4 @@
-"""Nightly ingestion flow: one task per inbox file, then recompute what changed.
+"""Nightly ingestion flow: one task per batch of inbox files, then recompute what changed.
 
 Policy lives here: transient I/O is retried; a file that raised an input error is quarantined
 by the library and the night goes on; any other error fails the run after the rest is done.
@@ -7,6 +7,7 @@ by the library and the night goes on; any other error fails the run after the re
 from __future__ import annotations
 
 import os
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.athletes import read_roster
 from pipeline.inbox import InboxItem, iter_exports
-from pipeline.ingest import FileOutcome, ingest_item, recompute, refresh_checkins
+from pipeline.ingest import (
+    FileOutcome,
+    ingest_items,
+    measuring_pool,
+    recompute,
+    refresh_checkins,
+)
 from pipeline.store import DEFAULT_STORE, Store
 
 __all__ = ["default_store_root", "nightly", "open_store", "reprocess"]
@@ -42,11 +49,22 @@ def _transient(task: Any, task_run: Any, state: State) -> bool:
     return isinstance(state.data, OSError)
 
 
+@lru_cache(maxsize=4)
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """One pool of measuring processes per flow process, reused by every batch."""
+    return measuring_pool(workers)
+
+
 @task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_transient,
-      cache_policy=NO_CACHE, task_run_name="ingest {item.name}")
-def ingest_file(item: InboxItem, store_root: str, store_url: str | None,
-                roster: dict[str, Any]) -> list[FileOutcome]:
-    return ingest_item(open_store(store_root, store_url), item, roster)
+      cache_policy=NO_CACHE, task_run_name="ingest {label}")
+def ingest_batch(items: list[InboxItem], label: str, store_root: str, store_url: str | None,
+                 roster: dict[str, Any], workers: int) -> list[FileOutcome]:
+    executor = _pool(workers) if workers > 1 else None
+    return ingest_items(open_store(store_root, store_url), items, roster, executor=executor)
+
+
+def _batches(items: list[InboxItem], size: int) -> list[list[InboxItem]]:
+    return [items[i:i + size] for i in range(0, len(items), max(size, 1))]
 
 
 def _summary_markdown(summary: dict[str, Any]) -> str:
@@ -65,8 +83,14 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
 @flow(name="comeback-nightly", task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
       log_prints=True)
 def nightly(inbox: str, store: str | None = None, database_url: str | None = None,
-            progress: bool = False) -> dict[str, Any]:
+            progress: bool = False, workers: int = 2, batch_size: int = 48) -> dict[str, Any]:
     """Ingest what is new in ``inbox`` and recompute load, decisions and flags it touched.
+
+    Args:
+        workers: Processes measuring files for each batch task (2 uses both cores of the
+            embedded default). On a Dask cluster use 1: the cluster's workers are the
+            parallelism.
+        batch_size: Files per task; each task writes its files in chunks, atomically.
 
     Returns:
         Counts ``ingested``, ``duplicates``, ``quarantined`` and one entry per file (per
@@ -77,7 +101,10 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
     roster = read_roster(inbox_path / "athletes.csv")
     st = open_store(root, database_url)
     items = list(iter_exports(inbox_path))
-    futures = ingest_file.map(items, unmapped(root), unmapped(database_url), unmapped(roster))
+    batches = _batches(items, batch_size)
+    labels = [f"{b[0].name} (+{len(b) - 1})" for b in batches]
+    futures = ingest_batch.map(batches, labels, unmapped(root), unmapped(database_url),
+                               unmapped(roster), unmapped(workers))
     if progress:  # a bar on the terminal of whoever runs it by hand
         from rich.progress import Progress
 
@@ -88,11 +115,11 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
     wait(futures)
     outcomes: list[FileOutcome] = []
     failures = []
-    for item, fut in zip(items, futures, strict=True):
+    for label, fut in zip(labels, futures, strict=True):
         if fut.state.is_completed():
             outcomes.extend(fut.result())
         else:
-            failures.append((item.name, fut.state.message))
+            failures.append((label, fut.state.message))
     before = st.table("checkins")
     problems = refresh_checkins(st, inbox_path, sorted(roster))
     after = st.table("checkins")
@@ -130,7 +157,7 @@ def reprocess(inbox: str, store: str | None = None, database_url: str | None = N
     root = store or default_store_root()
     st = open_store(root, database_url)
     roster = read_roster(Path(inbox) / "athletes.csv")
-    count = reprocess_store(st, roster)
+    count = reprocess_store(st, roster, executor=_pool(2))
     recompute(st, set(st.table("sessions")["athlete_id"]) | set(roster), roster,
               program_dir=Path(inbox))
     return {"reprocessed": count}

@@ -41,6 +41,10 @@ class InputFileError(ComebackError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self) -> tuple[type[InputFileError], tuple[str, str]]:
+        # Travels back from worker processes intact (the default would pass one message).
+        return type(self), (self.path, self.reason)
+
 
 class CorruptFileError(InputFileError):
     """The bytes claim a known format but cannot be decoded."""

@@ -98,7 +98,8 @@ def watch_split_labels(records: pd.DataFrame, splits: pd.DataFrame) -> pd.Series
 
 
 def label_gait(clean: pd.DataFrame, config: GaitConfig | None = None, *,
-               use_cadence: bool = True, watch_labels: pd.Series | None = None) -> pd.DataFrame:
+               use_cadence: bool = True, watch_labels: pd.Series | None = None,
+               validate: bool = True) -> pd.DataFrame:
     """Label each sample of a ``CleanRecords`` frame; returns a new ``GaitRecords`` frame.
 
     Args:
@@ -106,6 +107,7 @@ def label_gait(clean: pd.DataFrame, config: GaitConfig | None = None, *,
         config: Thresholds; defaults to :class:`GaitConfig`.
         use_cadence: False classifies on speed only (a GPX without cadence behaves so anyway).
         watch_labels: The watch's own run/walk splits per sample, used where present.
+        validate: Check the result against ``GaitRecords``.
     """
     cfg = config or GaitConfig()
     cadence = clean["cadence_spm"].to_numpy(dtype="float64") if use_cadence else np.full(
@@ -115,11 +117,12 @@ def label_gait(clean: pd.DataFrame, config: GaitConfig | None = None, *,
         labels = np.where(watch_labels.notna().to_numpy(), watch_labels.to_numpy(), labels)
     labels = np.where(clean["paused"].to_numpy(), "pause", labels)
     merged = _merge_short(labels.astype(str), clean["duration_s"].to_numpy(dtype="float64"), cfg)
-    return GaitRecords.validate(clean.assign(gait=merged))
+    out = clean.assign(gait=merged)
+    return GaitRecords.validate(out) if validate else out
 
 
-def segment_table(gait: pd.DataFrame, activity_id: str) -> pd.DataFrame:
-    """One row per bout of a ``GaitRecords`` frame (the Segments layer)."""
+def segment_table(gait: pd.DataFrame, activity_id: str, *, validate: bool = True) -> pd.DataFrame:
+    """One row per bout of a ``GaitRecords`` frame (the Segments layer, checked if ``validate``)."""
     g = gait.reset_index(drop=True)
     seg = (g["gait"] != g["gait"].shift()).cumsum() - 1
     dist = g["distance_m"].ffill()
@@ -137,4 +140,4 @@ def segment_table(gait: pd.DataFrame, activity_id: str) -> pd.DataFrame:
         "cadence_spm_median": grouped["cadence_spm"].median().to_numpy(),
         "speed_mps_mean": grouped["speed_mps"].mean().to_numpy(),
     })
-    return Segments.validate(table)
+    return Segments.validate(table) if validate else table

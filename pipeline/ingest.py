@@ -1,18 +1,24 @@
-"""Ingest one inbox item into the store, and recompute what depends on it.
+"""Ingest inbox files into the store in batches, and recompute what depends on them.
 
-These are the bodies of the nightly flow's tasks; ``flows/`` only decides parallelism,
-retries and how the night is reported. An ``InputFileError`` quarantines the file and the
+A batch is measured file by file (in worker processes when given an executor), validated
+with one Pandera call per table, matched for duplicates against the store, and written in
+one transaction. These are the bodies of the nightly flow's tasks; ``flows/`` only decides
+batches, parallelism, retries and how the night is reported. An ``InputFileError`` quarantines the file and the
 night goes on; anything else is a bug and propagates.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from pipeline.activity import Provenance
 from pipeline.athletes import Athlete
 from pipeline.checkins import read_checkins
 from pipeline.dedup import find_duplicates
@@ -21,9 +27,11 @@ from pipeline.evaluate import Evaluation, evaluate
 from pipeline.inbox import InboxItem, read_zip_members
 from pipeline.parse import detect_format, read_activity
 from pipeline.session import apply_checkin_rpe, measure_session
-from pipeline.store import Store, file_key
+from pipeline.store import ActivityWrite, Store, file_key
+from schemas import GaitRecords, Segments, Sessions
 
-__all__ = ["FileOutcome", "ingest_bytes", "ingest_item", "recompute", "refresh_checkins"]
+__all__ = ["FileOutcome", "Measured", "ingest_bytes", "ingest_files", "ingest_item", "ingest_items",
+           "measure_file", "measuring_pool", "recompute", "refresh_checkins", "reprocess_store"]
 
 
 
@@ -38,78 +46,219 @@ class FileOutcome:
     activity_ids: tuple[str, ...] = ()
 
 
-def _dedupe_against_store(store: Store, athlete_id: str, new: pd.DataFrame) -> dict[str, str | None]:
-    """duplicate_of for the new sessions and any stored session they outrank."""
+@dataclass(frozen=True)
+class Measured:
+    """One file decoded and measured, not yet stored; or the input error that stopped it."""
+
+    name: str
+    athlete_id: str
+    key: str
+    error: InputFileError | None = None
+    sessions: pd.DataFrame | None = None
+    segments: pd.DataFrame | None = None
+    records: dict[str, pd.DataFrame] = field(default_factory=dict)
+    provenance: Provenance | None = None
+
+
+def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | None) -> Measured:
+    """Decode and measure one file's bytes; touches no store (runs in worker processes).
+
+    Layers are not validated here: ``ingest_files`` validates the whole batch's tables once.
+    """
+    key = file_key(data)
+    try:
+        activity = read_activity(data, name=name)
+        results = [measure_session(activity, i, athlete_id, athlete, validate=False)
+                   for i in range(len(activity.sessions))]
+    except InputFileError as exc:
+        return Measured(name, athlete_id, key, error=exc)
+    return Measured(
+        name, athlete_id, key,
+        sessions=pd.concat([r.session for r in results], ignore_index=True),
+        segments=pd.concat([r.segments for r in results], ignore_index=True),
+        records={r.session["activity_id"].iloc[0]: r.records for r in results},
+        provenance=activity.provenance)
+
+
+def _measure(args: tuple[bytes, str, str, Athlete | None]) -> Measured:
+    return measure_file(*args)
+
+
+def measuring_pool(workers: int) -> ProcessPoolExecutor:
+    """Processes that run :func:`measure_file`, so a batch uses every core.
+
+    Workers fork from a server process that imported Comeback once (forkserver): start-up
+    is paid once per pool, and forking never copies the caller's threads mid-lock (the
+    nightly flow runs inside Prefect's threads).
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pipeline.ingest"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _validate_batch(measured: list[Measured]) -> list[Measured]:
+    """Check the batch's sessions, segments and records with one Pandera call per table."""
+    good = [m for m in measured if m.error is None]
+    if not good:
+        return measured
+    sessions = Sessions.validate(pd.concat([m.sessions for m in good], ignore_index=True))
+    Segments.validate(pd.concat([m.segments for m in good], ignore_index=True))
+    records = {a: r for m in good for a, r in m.records.items()}
+    GaitRecords.validate(pd.concat(records, names=["activity_id", None]).reset_index(0))
+    # Sessions are stored as validated (coerced) rows, file by file.
+    out, at = [], 0
+    for m in measured:
+        if m.error is None:
+            n = len(m.sessions)  # type: ignore[arg-type]
+            m = replace(m, sessions=sessions.iloc[at:at + n].reset_index(drop=True))
+            at += n
+        out.append(m)
+    return out
+
+
+def _dedupe_against_store(store: Store, new: pd.DataFrame) -> dict[str, str | None]:
+    """duplicate_of for the batch's sessions and any stored session they outrank."""
     if new.empty:
         return {}
     window = pd.Timedelta(hours=15)  # the matcher's ±14 h whole-hour shifts, and a margin
-    near = store.table("sessions", athlete_id, start_utc_between=(
-        new["start_utc"].min() - window, new["start_utc"].max() + window))
-    near = near[~near["activity_id"].isin(new["activity_id"])]
-    pool = pd.concat([near, new], ignore_index=True)
+    pools = [new]
+    for athlete_id, mine in new.groupby("athlete_id"):
+        near = store.sessions_near(str(athlete_id), mine["start_utc"].min() - window,
+                                   mine["start_utc"].max() + window)
+        pools.append(near[~near["activity_id"].isin(new["activity_id"])])
+    pool = pd.concat(pools, ignore_index=True)
     dup = find_duplicates(pool)
     return {a: d for a, d in zip(pool["activity_id"], dup, strict=True)}
 
 
+def _store_chunk(store: Store, chunk: list[tuple[int, Measured]]) -> dict[int, FileOutcome]:
+    """Validate, match duplicates and write measured files in one transaction."""
+    measured = _validate_batch([m for _, m in chunk])
+    good = [m for m in measured if m.error is None]
+    new = pd.concat([m.sessions for m in good], ignore_index=True) if good else pd.DataFrame()
+    dups = _dedupe_against_store(store, new)
+    outcomes: dict[int, FileOutcome] = {}
+    writes = []
+    for (i, _), m in zip(chunk, measured, strict=True):
+        if m.error is not None:
+            outcomes[i] = FileOutcome(m.name, m.athlete_id, "quarantined",
+                                      f"{m.error.kind}: {m.error.reason}")
+            writes.append(ActivityWrite.quarantined(m.key, m.name, m.athlete_id,
+                                                    m.error.kind, m.error.reason))
+            continue
+        assert m.sessions is not None and m.provenance is not None
+        sessions = m.sessions.assign(duplicate_of=m.sessions["activity_id"].map(dups))
+        all_dup = bool(sessions["duplicate_of"].notna().all())
+        status = "duplicate" if all_dup else "ingested"
+        reason = (f"copy of session {sessions['duplicate_of'].iloc[0]}" if all_dup else
+                  "; ".join(m.provenance.warnings) or None)
+        outcomes[i] = FileOutcome(m.name, m.athlete_id, status, reason,
+                                  tuple(sessions["activity_id"]))
+        writes.append(ActivityWrite(
+            m.key, m.name, m.athlete_id, sessions, m.segments, m.records, status=status,
+            reason=reason, sha256=m.provenance.sha256, fmt=m.provenance.format,
+            truncated=m.provenance.truncated, warnings=m.provenance.warnings))
+    batch_ids = set(new["activity_id"]) if len(new) else set()
+    store.write_batch(writes, duplicates={a: d for a, d in dups.items() if a not in batch_ids})
+    return outcomes
+
+
+def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
+                 roster: Mapping[str, Athlete], *,
+                 executor: Executor | None = None, write_every: int = 16) -> list[FileOutcome]:
+    """Ingest a batch of files' bytes: skip what was seen, measure the rest, store it.
+
+    Args:
+        store: Where to write.
+        files: ``(bytes, name, athlete_id)`` per file (or archive member).
+        roster: Athletes by id (timezone, heart-rate values).
+        executor: Measures files in parallel (e.g. a process pool); None measures here.
+        write_every: Files per transaction. Each chunk is validated with one Pandera call
+            per table and written atomically while the executor measures the next files.
+
+    Returns:
+        One outcome per file, in the order given. Input errors are quarantined.
+    """
+    files = list(files)
+    keys = [file_key(data) for data, _, _ in files]
+    seen = store.ledger_entries(keys)
+    outcomes: dict[int, FileOutcome] = {}
+    todo: list[int] = []
+    first_of: dict[str, int] = {}
+    for i, ((_, name, athlete_id), key) in enumerate(zip(files, keys, strict=True)):
+        if key in seen:
+            outcomes[i] = FileOutcome(name, athlete_id, "duplicate",
+                                      f"same bytes already seen as {seen[key]['name']} "
+                                      f"({seen[key]['status']})")
+        elif key in first_of:
+            outcomes[i] = FileOutcome(name, athlete_id, "duplicate",
+                                      f"same bytes as {files[first_of[key]][1]}")
+        else:
+            first_of[key] = i
+            todo.append(i)
+    jobs = [(files[i][0], files[i][1], files[i][2], roster.get(files[i][2])) for i in todo]
+    results = (executor.map(_measure, jobs) if executor is not None else map(_measure, jobs))
+    for i in todo:  # while the workers measure
+        store.archive_raw(files[i][0])
+    # Store in chunks as results arrive, so writing overlaps the workers' measuring.
+    chunk: list[tuple[int, Measured]] = []
+    for i, m in zip(todo, results, strict=True):
+        chunk.append((i, m))
+        if len(chunk) == write_every:
+            outcomes.update(_store_chunk(store, chunk))
+            chunk = []
+    if chunk:
+        outcomes.update(_store_chunk(store, chunk))
+    return [outcomes[i] for i in range(len(files))]
+
+
 def ingest_bytes(store: Store, data: bytes, name: str, athlete_id: str,
                  roster: Mapping[str, Athlete]) -> FileOutcome:
-    """Ingest one file's bytes: skip if seen, archive, decode, measure, store atomically."""
-    key = file_key(data)
-    seen = store.ledger_entry(key)
-    if seen is not None:
-        return FileOutcome(name, athlete_id, "duplicate",
-                           f"same bytes already seen as {seen['name']} ({seen['status']})")
-    store.archive_raw(data)
-    try:
-        activity = read_activity(data, name=name)
-        athlete = roster.get(athlete_id)
-        results = [measure_session(activity, i, athlete_id, athlete)
-                   for i in range(len(activity.sessions))]
-    except InputFileError as exc:
-        store.quarantine(key, name, athlete_id, exc.kind, exc.reason)
-        return FileOutcome(name, athlete_id, "quarantined", f"{exc.kind}: {exc.reason}")
-    sessions = pd.concat([r.session for r in results], ignore_index=True)
-    segments = pd.concat([r.segments for r in results], ignore_index=True)
-    dups = _dedupe_against_store(store, athlete_id, sessions)
-    sessions = sessions.assign(duplicate_of=sessions["activity_id"].map(dups))
-    all_dup = bool(sessions["duplicate_of"].notna().all())
-    status = "duplicate" if all_dup else "ingested"
-    reason = (f"copy of session {sessions['duplicate_of'].iloc[0]}" if all_dup else
-              "; ".join(activity.provenance.warnings) or None)
-    store.write_activity(
-        key, name, athlete_id, sessions, segments,
-        {r.session["activity_id"].iloc[0]: r.records for r in results},
-        status=status, reason=reason, sha256=activity.provenance.sha256,
-        fmt=activity.provenance.format, truncated=activity.provenance.truncated,
-        warnings=activity.provenance.warnings)
-    store.set_duplicates({a: d for a, d in dups.items() if a not in set(sessions["activity_id"])})
-    return FileOutcome(name, athlete_id, status, reason, tuple(sessions["activity_id"]))
+    """Ingest one file's bytes (a batch of one)."""
+    return ingest_files(store, [(data, name, athlete_id)], roster)[0]
+
+
+def ingest_items(store: Store, items: Iterable[InboxItem], roster: Mapping[str, Athlete], *,
+                 executor: Executor | None = None) -> list[FileOutcome]:
+    """Ingest inbox files as one batch; a zip export yields one outcome per member."""
+    files: list[tuple[bytes, str, str]] = []
+    archives: list[tuple[str, InboxItem, int]] = []  # (key, item, members) fully read
+    early: list[FileOutcome] = []
+    for item in items:
+        try:
+            data = item.path.read_bytes()
+        except OSError as exc:
+            # Transient I/O is the flow's business (it retries); re-raise as OSError.
+            raise OSError(f"{item.name}: {exc.strerror}") from exc
+        if detect_format(data) != "zip":
+            files.append((data, item.name, item.athlete_id))
+            continue
+        key = file_key(data)
+        if store.ledger_entry(key) is not None:
+            early.append(FileOutcome(item.name, item.athlete_id, "duplicate",
+                                     "same archive already seen"))
+            continue
+        store.archive_raw(data)
+        members = 0
+        try:
+            for member, member_data in read_zip_members(item.path):
+                files.append((member_data, f"{item.name}!{member}", item.athlete_id))
+                members += 1
+        except UnsupportedFileError as exc:
+            store.quarantine(key, item.name, item.athlete_id, exc.kind, exc.reason)
+            early.append(FileOutcome(exc.path, item.athlete_id, "quarantined",
+                                     f"{exc.kind}: {exc.reason}"))
+            continue
+        archives.append((key, item, members))
+    outcomes = ingest_files(store, files, roster, executor=executor)
+    for key, item, members in archives:
+        store.record_archive(key, item.name, item.athlete_id, members)
+    return outcomes + early
 
 
 def ingest_item(store: Store, item: InboxItem, roster: Mapping[str, Athlete]) -> list[FileOutcome]:
     """Ingest one inbox file; a zip export yields one outcome per member."""
-    try:
-        head = item.path.read_bytes()
-    except OSError as exc:
-        # Transient I/O is the flow's business (it retries); re-raise as OSError.
-        raise OSError(f"{item.name}: {exc.strerror}") from exc
-    if detect_format(head) != "zip":
-        return [ingest_bytes(store, head, item.name, item.athlete_id, roster)]
-    key = file_key(head)
-    if store.ledger_entry(key) is not None:
-        return [FileOutcome(item.name, item.athlete_id, "duplicate", "same archive already seen")]
-    store.archive_raw(head)
-    outcomes = []
-    try:
-        for member, data in read_zip_members(item.path):
-            outcomes.append(ingest_bytes(store, data, f"{item.name}!{member}", item.athlete_id,
-                                         roster))
-    except UnsupportedFileError as exc:
-        store.quarantine(key, item.name, item.athlete_id, exc.kind, exc.reason)
-        return [*outcomes, FileOutcome(exc.path, item.athlete_id, "quarantined",
-                                       f"{exc.kind}: {exc.reason}")]
-    store.record_archive(key, item.name, item.athlete_id, len(outcomes))
-    return outcomes
+    return ingest_items(store, [item], roster)
 
 
 def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.DataFrame:
@@ -145,26 +294,36 @@ def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlet
 
 
 
-def reprocess_store(store: Store, roster: Mapping[str, Athlete]) -> int:
-    """Re-measure every stored activity from its archived bytes; returns how many files."""
-    files = store.table("files")
-    files = files[files["n_sessions"].fillna(0) > 0]
-    count = 0
-    for row in files.to_dict("records"):
-        data = store.raw_path(row["file_key"]).read_bytes()
-        activity = read_activity(data, name=row["name"])
-        athlete = roster.get(row["athlete_id"])
-        results = [measure_session(activity, i, row["athlete_id"], athlete)
-                   for i in range(len(activity.sessions))]
-        sessions = pd.concat([r.session for r in results], ignore_index=True)
-        old = store.table("sessions", row["athlete_id"]).set_index("activity_id")["duplicate_of"]
-        sessions = sessions.assign(duplicate_of=sessions["activity_id"].map(old))
-        store.write_activity(
-            row["file_key"], row["name"], row["athlete_id"], sessions,
-            pd.concat([r.segments for r in results], ignore_index=True),
-            {r.session["activity_id"].iloc[0]: r.records for r in results},
-            status=row["status"], reason=row["reason"], sha256=activity.provenance.sha256,
-            fmt=activity.provenance.format, truncated=activity.provenance.truncated,
-            warnings=activity.provenance.warnings)
-        count += 1
-    return count
+def reprocess_store(store: Store, roster: Mapping[str, Athlete], *,
+                    executor: Executor | None = None, batch_size: int = 200) -> int:
+    """Re-measure every stored activity from its archived bytes; returns how many files.
+
+    Files keep their ledger status and their sessions keep ``duplicate_of``; each batch of
+    ``batch_size`` files is measured (in parallel with ``executor``) and written atomically.
+    """
+    ledger = store.table("files")
+    files: list[dict[str, Any]] = ledger[ledger["n_sessions"].fillna(0) > 0].to_dict(  # type: ignore[assignment]
+        "records")
+    old = store.table("sessions").set_index("activity_id")["duplicate_of"]
+    for start in range(0, len(files), batch_size):
+        batch = files[start:start + batch_size]
+        jobs = [(store.raw_path(r["file_key"]).read_bytes(), r["name"], r["athlete_id"],
+                 roster.get(r["athlete_id"])) for r in batch]
+        mapper = executor.map if executor is not None else map
+        measured = _validate_batch(list(mapper(_measure, jobs)))
+        writes = []
+        for row, m in zip(batch, measured, strict=True):
+            if m.error is not None:  # the decoder changed its mind: the error says why
+                writes.append(ActivityWrite.quarantined(row["file_key"], row["name"],
+                                                        row["athlete_id"], m.error.kind,
+                                                        m.error.reason))
+                continue
+            assert m.sessions is not None and m.provenance is not None
+            sessions = m.sessions.assign(duplicate_of=m.sessions["activity_id"].map(old))
+            writes.append(ActivityWrite(
+                row["file_key"], row["name"], row["athlete_id"], sessions, m.segments,
+                m.records, status=row["status"], reason=row["reason"],
+                sha256=m.provenance.sha256, fmt=m.provenance.format,
+                truncated=m.provenance.truncated, warnings=m.provenance.warnings))
+        store.write_batch(writes)
+    return len(files)

@@ -157,7 +157,8 @@ def _trimp(records: pd.DataFrame, athlete: Athlete | None) -> tuple[float | None
 def measure_session(activity: Activity, index: int, athlete_id: str,
                     athlete: Athlete | None = None, *, checkin_rpe: float | None = None,
                     clean_config: CleanConfig | None = None,
-                    gait_config: GaitConfig | None = None) -> SessionResult:
+                    gait_config: GaitConfig | None = None,
+                    validate: bool = True) -> SessionResult:
     """Measure one session of an activity.
 
     Args:
@@ -166,23 +167,26 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         athlete_id: Owner of the file (its inbox folder).
         athlete: Roster entry, for timezone and heart-rate values; None if unknown.
         checkin_rpe: The athlete's RPE from the check-in; the watch's own RPE is used otherwise.
+        validate: Check every layer against its Pandera model. Batch ingest turns this off
+            and validates the batch's tables once, which is what makes it fast.
 
     Returns:
         The session row, gait-labelled records and segments.
     """
     s = activity.sessions[index]
     aid = activity_id_for(activity.provenance.sha256, index)
-    clean = clean_records(s.records, s.timer_events, clean_config)
+    clean = clean_records(s.records, s.timer_events, clean_config, validate=validate)
     watch = watch_split_labels(clean, s.splits)
     has_watch = bool(watch.notna().any())
-    data_labels = label_gait(clean, gait_config)
-    gait = label_gait(clean, gait_config, watch_labels=watch) if has_watch else data_labels
+    data_labels = label_gait(clean, gait_config, validate=validate)
+    gait = label_gait(clean, gait_config, watch_labels=watch, validate=validate) if has_watch \
+        else data_labels
     agreement = None
     if has_watch:
         cover = watch.notna() & ~clean["paused"]
         w = clean.loc[cover, "duration_s"]
         agreement = float((w * (data_labels.loc[cover, "gait"] == watch[cover])).sum() / w.sum())
-    segments = segment_table(gait, aid)
+    segments = segment_table(gait, aid, validate=validate)
     st = interval_structure(segments)
     running = gait[gait["gait"] == "run"]
     cadence = running["cadence_spm"].median() if running["cadence_spm"].notna().any() else None
@@ -224,7 +228,8 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         "sha256": activity.provenance.sha256, "truncated": activity.provenance.truncated,
         "duplicate_of": None,
     }
-    session = Sessions.validate(pd.DataFrame([row]))
+    session = pd.DataFrame([row])
+    session = Sessions.validate(session) if validate else session
     return SessionResult(session=session, records=gait, segments=segments, structure=st)
 
 

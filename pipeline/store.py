@@ -5,10 +5,10 @@
 * Per-second records as Parquet, one file per activity.
 * Every input file archived byte for byte under its SHA-256, so all can be recomputed.
 
-Each activity is written atomically: Parquet and raw bytes go to temporary names and are
-renamed into place, then all its rows and its ledger entry commit in one transaction. A crash
-leaves either the whole activity or none of it (an orphan Parquet file is overwritten with the
-same content on the next run).
+Each batch of files is written atomically: Parquet and raw bytes go to temporary names and
+are renamed into place, then all the batch's rows and ledger entries commit in one
+transaction. A crash leaves either the whole batch or none of it (an orphan Parquet file is
+overwritten with the same content on the next run).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
 
-__all__ = ["DEFAULT_STORE", "TABLES", "Store", "file_key"]
+__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "file_key"]
 
 DEFAULT_STORE = Path(".comeback")
 
@@ -61,8 +62,9 @@ FILES = sa.Table(
     sa.Column("warnings", sa.Text),
     sa.Column("first_seen", sa.Text),
 )
+_SESSIONS_BY_START = sa.Index("ix_sessions_athlete_start", "athlete_id", "start_utc")
 SESSIONS = sa.Table("sessions", _meta, *_cols(Sessions), sa.Column("file_key", sa.Text),
-                    sa.Index("ix_sessions_athlete", "athlete_id"))
+                    sa.Index("ix_sessions_athlete", "athlete_id"), _SESSIONS_BY_START)
 SEGMENTS = sa.Table("segments", _meta, *_cols(Segments),
                     sa.Index("ix_segments_activity", "activity_id"))
 CHECKINS = sa.Table("checkins", _meta, *_cols(CheckIns), sa.Index("ix_checkins_athlete", "athlete_id"))
@@ -100,8 +102,13 @@ def _migrate_v2(conn: sa.Connection) -> None:
     CHECKIN_PROBLEMS.create(conn, checkfirst=True)
 
 
+def _migrate_v3(conn: sa.Connection) -> None:
+    # Duplicate matching asks for one athlete's sessions in a time window on every batch.
+    _SESSIONS_BY_START.create(conn, checkfirst=True)
+
+
 # Versioned migrations, applied in order and recorded in schema_version.
-MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2)]
+MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3)]
 
 
 def file_key(data: bytes) -> str:
@@ -140,6 +147,44 @@ def _atomic_write(path: Path, write: Any) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+_DEDUP_COLUMNS = ("activity_id", "athlete_id", "sport", "start_utc", "elapsed_s", "distance_m",
+                  "source_format")
+
+
+@dataclass(frozen=True)
+class ActivityWrite:
+    """One file's rows for :meth:`Store.write_batch`, with its ledger entry."""
+
+    key: str
+    name: str
+    athlete_id: str | None
+    sessions: pd.DataFrame | None
+    segments: pd.DataFrame | None
+    records: dict[str, pd.DataFrame]
+    status: str
+    reason: str | None
+    sha256: str | None = None
+    fmt: str | None = None
+    truncated: bool | None = None
+    warnings: tuple[str, ...] = ()
+    error_kind: str | None = None
+
+    @classmethod
+    def quarantined(cls, key: str, name: str, athlete_id: str | None, kind: str,
+                    reason: str) -> ActivityWrite:
+        return cls(key, name, athlete_id, None, None, {}, status="quarantined", reason=reason,
+                   error_kind=kind)
+
+    def ledger_row(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "file_key": self.key, "name": self.name, "athlete_id": self.athlete_id,
+            "status": self.status, "reason": self.reason, "error_kind": self.error_kind,
+            "sha256": self.sha256, "format": self.fmt,
+            "n_sessions": len(self.sessions) if self.sessions is not None else None,
+            "truncated": self.truncated, "warnings": "; ".join(self.warnings) or None}
+        return {k: _plain(v) for k, v in row.items()}
 
 
 class Store:
@@ -210,6 +255,14 @@ class Store:
             row = conn.execute(sa.select(FILES).where(FILES.c.file_key == key)).mappings().first()
         return dict(row) if row else None
 
+    def ledger_entries(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Ledger rows of the given file keys that are known (one query)."""
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(FILES).where(FILES.c.file_key.in_(list(keys))))
+            return {r["file_key"]: dict(r) for r in rows.mappings()}
+
     def _ledger(self, conn: sa.Connection, key: str, **values: Any) -> None:
         values = {k: _plain(v) for k, v in values.items()}
         conn.execute(FILES.delete().where(FILES.c.file_key == key))
@@ -230,32 +283,40 @@ class Store:
             self._ledger(conn, key, name=name, athlete_id=athlete_id, status="ingested",
                          reason=f"zip export of {members} files")
 
-    def write_activity(self, key: str, name: str, athlete_id: str, sessions: pd.DataFrame,
-                       segments: pd.DataFrame, records: dict[str, pd.DataFrame], *,
-                       status: str, reason: str | None, sha256: str, fmt: str,
-                       truncated: bool, warnings: Iterable[str]) -> None:
-        """Write one file's sessions, segments and records, and its ledger entry, atomically."""
-        for activity_id, frame in records.items():
-            _atomic_write(self.records_path(activity_id),
-                          lambda tmp, f=frame: f.to_parquet(tmp, index=False))
-        with self._lock, self.engine.begin() as conn:
-            ids = list(sessions["activity_id"])
-            conn.execute(SESSIONS.delete().where(SESSIONS.c.activity_id.in_(ids)))
-            conn.execute(SEGMENTS.delete().where(SEGMENTS.c.activity_id.in_(ids)))
-            if len(sessions):
-                conn.execute(SESSIONS.insert(), _rows(sessions.assign(file_key=key), SESSIONS))
-            if len(segments):
-                conn.execute(SEGMENTS.insert(), _rows(segments, SEGMENTS))
-            self._ledger(conn, key, name=name, athlete_id=athlete_id, status=status,
-                         reason=reason, sha256=sha256, format=fmt, n_sessions=len(sessions),
-                         truncated=truncated, warnings="; ".join(warnings) or None)
+    def write_batch(self, writes: Sequence[ActivityWrite],
+                    duplicates: dict[str, str | None] | None = None) -> None:
+        """Write a batch of files atomically: records first, then every row in one transaction.
 
-    def set_duplicates(self, updates: dict[str, str | None]) -> None:
-        """Set ``duplicate_of`` for the given activity ids."""
-        if not updates:
-            return
+        A crash before the commit leaves only unreferenced Parquet files, which the re-run
+        overwrites; the ledger never names a file whose rows are missing.
+
+        Args:
+            writes: One entry per file (quarantined files carry no rows).
+            duplicates: ``duplicate_of`` updates for sessions already stored.
+        """
+        for w in writes:
+            for activity_id, frame in w.records.items():
+                _atomic_write(self.records_path(activity_id),
+                              lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+        stored = [w for w in writes if w.sessions is not None]
+        ids = [a for w in stored for a in w.sessions["activity_id"]]  # type: ignore[index]
         with self._lock, self.engine.begin() as conn:
-            for activity_id, target in updates.items():
+            if ids:
+                conn.execute(SESSIONS.delete().where(SESSIONS.c.activity_id.in_(ids)))
+                conn.execute(SEGMENTS.delete().where(SEGMENTS.c.activity_id.in_(ids)))
+                conn.execute(SESSIONS.insert(), [r for w in stored for r in _rows(
+                    w.sessions.assign(file_key=w.key), SESSIONS)])  # type: ignore[union-attr]
+                segment_rows = [r for w in stored if w.segments is not None
+                                for r in _rows(w.segments, SEGMENTS)]
+                if segment_rows:
+                    conn.execute(SEGMENTS.insert(), segment_rows)
+            keys = [w.key for w in writes]
+            if keys:
+                conn.execute(FILES.delete().where(FILES.c.file_key.in_(keys)))
+                now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                conn.execute(FILES.insert(), [{**w.ledger_row(), "first_seen": now}
+                                              for w in writes])
+            for activity_id, target in (duplicates or {}).items():
                 conn.execute(SESSIONS.update().where(SESSIONS.c.activity_id == activity_id)
                              .values(duplicate_of=target))
 
@@ -282,6 +343,21 @@ class Store:
                 conn.execute(t.insert(), _rows(mine, t))
 
     # -- reading ---------------------------------------------------------------------------
+    def sessions_near(self, athlete_id: str, low: pd.Timestamp, high: pd.Timestamp) -> pd.DataFrame:
+        """The columns duplicate matching needs, for one athlete's sessions in [low, high].
+
+        Narrow and unvalidated on purpose: the rows were validated when written, and ingest
+        asks this for every batch, so its cost must not grow with the whole history.
+        """
+        cols = [SESSIONS.c[c] for c in _DEDUP_COLUMNS]
+        query = sa.select(*cols).where(SESSIONS.c.athlete_id == athlete_id).where(
+            SESSIONS.c.start_utc.between(_plain(low.tz_convert("UTC")),
+                                         _plain(high.tz_convert("UTC"))))
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query).fetchall(), columns=list(_DEDUP_COLUMNS))
+        return frame.astype({"elapsed_s": "float64", "distance_m": "float64"}).assign(
+            start_utc=pd.to_datetime(frame["start_utc"], utc=True, format="ISO8601"))
+
     def table(self, name: str, athlete_id: str | Iterable[str] | None = None, *,
               start_utc_between: tuple[pd.Timestamp, pd.Timestamp] | None = None,
               ) -> pd.DataFrame:

@@ -127,18 +127,18 @@ def test_sigkill_mid_batch_leaves_store_consistent_and_next_run_completes(tmp_pa
 
 def test_schema_migrations_are_versioned(tmp_path):
     store = Store(tmp_path / "s")
-    assert store.schema_version == 2
-    assert Store(tmp_path / "s").schema_version == 2  # reopening applies nothing twice
+    assert store.schema_version == 3
+    assert Store(tmp_path / "s").schema_version == 3  # reopening applies nothing twice
     with store.engine.connect() as conn:
         versions = pd.read_sql("select version from schema_version", conn)["version"].tolist()
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
 
 
 def test_postgresql_store_matches_sqlite(tmp_path, postgres_url):
     inbox = small_inbox(tmp_path, n=3)
     lite = Store(tmp_path / "lite")
     pg = Store(tmp_path / "pg", url=postgres_url)
-    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 2
+    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 3
     for store in (lite, pg):
         _ingest_all(store, inbox)
     again = _ingest_all(pg, inbox)

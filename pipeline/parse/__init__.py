@@ -188,7 +188,8 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
                           valid["timestamp_utc"].astype("int64").to_numpy(), side="right") - 1
     valid["_session"] = np.clip(idx, 0, len(starts) - 1)
     sports = [_fit.sport_of(s) for s in session_msgs]
-    foot = valid["_session"].map(lambda i: _fit.is_foot_sport(sports[i]))
+    foot = pd.Series(np.array([_fit.is_foot_sport(sp) for sp in sports])[valid["_session"]],
+                     index=valid.index)
     scale, factor = decide_cadence_scale(valid["cadence_spm"].where(foot).to_numpy(),
                                          valid["speed_mps"].to_numpy(), "fit")
     valid["cadence_spm"] = (valid["cadence_spm"] * factor).where(foot)
@@ -203,7 +204,8 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
         part = valid[valid["_session"] == i]
         if part.empty:
             continue
-        recs = _finalise(part)
+        # One session holding every record is the whole activity: finalise once.
+        recs = records if len(part) == len(valid) else _finalise(part)
         elapsed = _float(msg.get("total_elapsed_time")) or float(recs["elapsed_s"].iloc[-1])
         timer = _float(msg.get("total_timer_time")) or elapsed
         cad = msg.get("avg_running_cadence", msg.get("avg_cadence"))

@@ -57,7 +57,7 @@ BASE_TYPES: dict[int, tuple[str, float | None]] = {
 }
 _BYTE_LIKE = {0x07, 0x0D}  # string and byte: never a number of ours
 _SIZE = {n: np.dtype(kind).itemsize for n, (kind, _) in BASE_TYPES.items()}
-_TIMESTAMP_DEF = 253
+_COMPARED_TYPES = {"date_time", "local_date_time", "localtime_into_day"}
 
 
 class Declined(Exception):
@@ -84,7 +84,7 @@ class FastRecords:
 
     columns: dict[str, np.ndarray]  # RECORD_FIELDS, float64; timestamp in raw FIT seconds
     messages: Iterable[Any]  # fitparse DataMessages of everything but records, in file order
-    dev_names: Callable[[], set[str]]  # developer field names, known once messages are read
+    check_developer_fields: Callable[[], None]  # raises Declined; call after ``messages``
 
 
 def _header(data: bytes) -> tuple[int, int]:
@@ -110,7 +110,7 @@ def _definition(data: bytes, pos: int, end: int) -> _Layout:
     h = data[pos]
     if pos + 6 > end:
         raise Declined("definition runs past the data")
-    big = data[pos + 2] == 1
+    big = data[pos + 2] != 0  # as fitparse: any non-zero architecture byte is big-endian
     global_num = struct.unpack_from(">H" if big else "<H", data, pos + 3)[0]
     n = data[pos + 5]
     cursor = pos + 6
@@ -131,6 +131,17 @@ def _definition(data: bytes, pos: int, end: int) -> _Layout:
         cursor += 1 + 3 * m
     if any(size == 0 for _, size, _ in fields) or any(size == 0 for _, size, _ in dev):
         raise Declined("a field of zero bytes")  # fitparse stops decoding there
+    known = MESSAGE_TYPES[global_num].fields if global_num in MESSAGE_TYPES else {}
+    for num, size, base in fields:
+        if size % _SIZE.get(base, 1) and num not in known:
+            # fitparse falls back to bytes for a known field but fails on an unknown one.
+            raise Declined("a field size that does not fit its type")
+        spec = known.get(num)
+        types = [spec, *(spec.subfields or ())] if spec is not None else []
+        if any(getattr(t.type, "name", None) in _COMPARED_TYPES for t in types) and (
+                base not in BASE_TYPES or size != _SIZE[base]):
+            # fitparse compares a time field's value with a number: a tuple or text fails.
+            raise Declined("a time field that is not a single number")
     size = 1 + sum(s for _, s, _ in fields) + sum(s for _, s, _ in dev)
     return _Layout(pos, cursor - pos, global_num, big, fields, dev, size)
 
@@ -168,8 +179,10 @@ def _fitparse_stream(data: bytes, header_size: int, layouts: list[_Layout]) -> b
     """A FIT file of the wanted non-record messages and their definitions, in file order."""
     spans: list[tuple[int, int]] = []
     for layout in layouts:
+        # Every definition (fitparse may fail on one, e.g. a bad developer field), but only
+        # the data messages fitparse is asked for.
+        spans.append((layout.start, layout.length))
         if layout.global_num in _FITPARSE_MESSAGES:
-            spans.append((layout.start, layout.length))
             spans.extend((o, layout.data_size) for o in layout.offsets)
     spans.sort()
     body = b"".join(data[s:s + n] for s, n in spans)
@@ -276,18 +289,29 @@ def decode_records_fast(data: bytes) -> FastRecords:
         at += len(layout.offsets)
         for name, values in _decode_layout(buffer, layout).items():
             columns[name][rows] = values
-    has_dev = any(lay.dev_fields for lay in record_layouts)
     stream = _fitparse_stream(data, header_size, layouts)
     fit = UncachedFitFile(io.BytesIO(stream), check_crc=False, check_developer_data=False)
 
-    def dev_names() -> set[str]:
-        if not has_dev:
-            return set()
-        return {str(f.name) for d in fit.dev_types.values() for f in d["fields"].values()}
+    def check_developer_fields() -> None:
+        """Decline where fitparse would read developer fields differently from their size."""
+        described = {(i, n): f for i, d in fit.dev_types.items() for n, f in d["fields"].items()}
+        for layout in layouts:
+            for num, size, index in layout.dev_fields:
+                dev = described.get((index, num))
+                if dev is None:
+                    continue
+                if size % struct.calcsize("<" + dev.type.fmt):
+                    raise Declined("a developer field size that does not fit its type")
+                if layout.offsets and not all(isinstance(v, str | None)
+                                              for v in (dev.name, dev.units)):
+                    # fitparse formats them into method names for every such message.
+                    raise Declined("a developer field whose name or units is not text")
+                if layout.global_num == _RECORD and str(dev.name) in RECORD_FIELDS:
+                    raise Declined("a developer field is named like a record field")
 
     def messages() -> Iterable[Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield from fit.get_messages()
 
-    return FastRecords(columns, messages(), dev_names)
+    return FastRecords(columns, messages(), check_developer_fields)

@@ -24,7 +24,7 @@ from pipeline.errors import (
     TruncatedFileError,
     UnsupportedFileError,
 )
-from pipeline.parse.fastfit import RECORD_FIELDS, WANTED_MESSAGES, Declined, decode_records_fast
+from pipeline.parse.fastfit import RECORD_FIELDS, WANTED_MESSAGES, decode_records_fast
 from pipeline.units import FIT_POWER_ON_LIMIT, semicircles_to_degrees
 
 __all__ = ["FitContent", "decode_fit", "utc_timestamp"]
@@ -92,8 +92,7 @@ def _decode_fast(data: bytes) -> FitContent | None:
         fast = decode_records_fast(data)
         content = FitContent()
         _collect(fast.messages, content)
-        if fast.dev_names() & set(RECORD_FIELDS):
-            raise Declined("a developer field is named like a record field")
+        fast.check_developer_fields()
         content.records = fast.columns
         content.decoder = FAST_DECODER
         return content
