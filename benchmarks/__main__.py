@@ -169,11 +169,10 @@ def _squad_store(root: Path, athletes: int, weeks: int) -> tuple[Any, dict[str, 
     template = sessions[sessions["athlete_id"] == "cara"]
     segments = sample.table("segments")
     big = _clone_sessions(template.drop(columns=["file_key"]), athletes, weeks)
-    base_ids = big["activity_id"].str.split("-").str[0]
-    seg = segments.set_index("activity_id")
-    seg_frames = [seg.loc[[b]].reset_index().assign(activity_id=a)
-                  for a, b in zip(big["activity_id"], base_ids, strict=True) if b in seg.index]
-    segs = pd.concat(seg_frames, ignore_index=True)
+    ids = pd.DataFrame({"activity_id": big["activity_id"],
+                        "_base": big["activity_id"].str.rsplit("-", n=2).str[0]})
+    segs = ids.merge(segments.rename(columns={"activity_id": "_base"}), on="_base").drop(
+        columns="_base")
     store = Store(root / "squad")
     writes = [ActivityWrite(f"k{i}", f"{i}.fit", aid, part, segs[segs["activity_id"].isin(
         part["activity_id"])], {}, status="ingested", reason=None)
@@ -203,7 +202,7 @@ def bench_store_growth() -> list[str]:
     """Ingesting one new file: empty store against a store of 10,000 activities."""
     from pipeline.ingest import ingest_files, recompute
 
-    files = sorted((SAMPLE / "cara").glob("*.fit"))
+    files = sorted((SAMPLE / "cara").glob("*_running.fit"))
     if not files:
         return []
     data = [(p.read_bytes(), p.name, "a000") for p in files[-5:]]

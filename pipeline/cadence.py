@@ -71,15 +71,20 @@ def repair_cadence(cadence_spm: pd.Series, speed_mps: pd.Series) -> pd.Series:
 
     Returns a new Series; the input is not modified.
     """
-    cad = cadence_spm.astype("float64").copy()
-    moving = speed_mps.fillna(0.0) >= 0.5
+    cad = cadence_spm.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    moving = np.nan_to_num(speed_mps.to_numpy(dtype="float64", na_value=np.nan), nan=0.0) >= 0.5
     # Only while moving is a zero a sensor blip; standing still really is zero steps.
     cad[(cad <= 0) & moving] = np.nan
-    ref = cad.where(cad > 0).rolling(31, center=True, min_periods=5).median()
-    ratio = cad / ref
+    positive = np.where(cad > 0, cad, np.nan)
+    ref = pd.Series(positive).rolling(31, center=True, min_periods=5).median().to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = cad / ref
     marked = (ratio >= 0.42) & (ratio <= 0.58) & (ref >= 130)
-    run_id = (marked != marked.shift()).cumsum()
-    run_len = marked.groupby(run_id).transform("size")
-    double = marked & (run_len >= 5)
-    cad[double] = cad[double] * 2
-    return cad
+    # Length of the run of marked samples each sample belongs to.
+    edges = np.flatnonzero(np.diff(np.r_[False, marked, False].astype(np.int8)))
+    double = np.zeros(len(cad), dtype=bool)
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start >= 5:
+            double[start:stop] = True
+    cad[double] *= 2
+    return pd.Series(cad, index=cadence_spm.index, name=cadence_spm.name)

@@ -39,12 +39,20 @@ class CleanConfig:
     hr_max_bpm: float = 230.0
 
 
-def _despike(speed: pd.Series, seconds: pd.Series, cfg: CleanConfig) -> pd.Series:
-    v = speed.where(speed <= cfg.v_max_mps)
-    prev = v.ffill().shift(1)
-    prev_t = seconds.where(v.notna()).ffill().shift(1)
-    jump = (v - prev).abs() > cfg.max_accel_mps2 * (seconds - prev_t).clip(lower=1.0)
-    return v.mask(jump)
+def _ffill_index(valid: np.ndarray) -> np.ndarray:
+    """For each position, the index of the last valid position at or before it (0 if none)."""
+    return np.maximum.accumulate(np.where(valid, np.arange(len(valid)), 0))
+
+
+def _despike(speed: np.ndarray, seconds: np.ndarray, cfg: CleanConfig) -> np.ndarray:
+    v = np.where(speed <= cfg.v_max_mps, speed, np.nan)
+    valid = ~np.isnan(v)
+    last = _ffill_index(valid)
+    prev = np.r_[np.nan, v[last][:-1]]
+    prev_t = np.r_[np.nan, np.where(valid[last], seconds[last], np.nan)[:-1]]
+    with np.errstate(invalid="ignore"):
+        jump = np.abs(v - prev) > cfg.max_accel_mps2 * np.maximum(seconds - prev_t, 1.0)
+    return np.where(jump, np.nan, v)
 
 
 def _timer_pauses(events: pd.DataFrame | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -82,14 +90,17 @@ def clean_records(raw: pd.DataFrame, timer_events: pd.DataFrame | None = None,
         RawRecords.validate(raw)
     f = raw.reset_index(drop=True)
     t0 = f["timestamp_utc"].iloc[0]
-    seconds = (f["timestamp_utc"] - t0).dt.total_seconds()
-    speed = _despike(f["speed_mps"], seconds, cfg)
-    hr = f["heart_rate_bpm"].where(f["heart_rate_bpm"].between(cfg.hr_min_bpm, cfg.hr_max_bpm))
-    cadence = repair_cadence(f["cadence_spm"], speed)
+    seconds = (f["timestamp_utc"] - t0).dt.total_seconds().to_numpy()
+    speed = _despike(f["speed_mps"].to_numpy(dtype="float64", na_value=np.nan), seconds, cfg)
+    hr = f["heart_rate_bpm"].to_numpy(dtype="float64", na_value=np.nan)
+    hr = np.where((hr >= cfg.hr_min_bpm) & (hr <= cfg.hr_max_bpm), hr, np.nan)
+    cadence = repair_cadence(f["cadence_spm"], pd.Series(speed))
     w = cfg.smooth_samples
+    smooth = pd.DataFrame({"speed_mps": speed, "cadence_spm": cadence.to_numpy()}).rolling(
+        w, center=True, min_periods=1).median()
     frame = f.assign(
-        speed_mps=speed.rolling(w, center=True, min_periods=1).median(),
-        cadence_spm=cadence.rolling(w, center=True, min_periods=1).median(),
+        speed_mps=smooth["speed_mps"].to_numpy(),
+        cadence_spm=smooth["cadence_spm"].to_numpy(),
         heart_rate_bpm=hr,
         paused=False,
     )
@@ -117,10 +128,10 @@ def clean_records(raw: pd.DataFrame, timer_events: pd.DataFrame | None = None,
                  .drop_duplicates("timestamp_utc", keep="last").reset_index(drop=True))
         frame["distance_m"] = frame["distance_m"].where(~frame["paused"]
                                                         | frame["distance_m"].notna())
-    seconds = (frame["timestamp_utc"] - t0).dt.total_seconds()
-    duration = (seconds.shift(-1) - seconds).fillna(nominal)
-    frame = frame.assign(elapsed_s=seconds, duration_s=duration,
-                         paused=frame["paused"].astype(bool))
-    for col in ("speed_mps", "cadence_spm", "heart_rate_bpm", "power_w"):
-        frame[col] = frame[col].where(~frame["paused"])
+    seconds = (frame["timestamp_utc"] - t0).dt.total_seconds().to_numpy()
+    duration = np.r_[np.diff(seconds), nominal]
+    paused = frame["paused"].to_numpy(dtype=bool)
+    frame = frame.assign(elapsed_s=seconds, duration_s=duration, paused=paused, **{
+        col: np.where(paused, np.nan, frame[col].to_numpy(dtype="float64", na_value=np.nan))
+        for col in ("speed_mps", "cadence_spm", "heart_rate_bpm", "power_w")})
     return CleanRecords.validate(frame) if validate else frame

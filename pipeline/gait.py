@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,23 +122,39 @@ def label_gait(clean: pd.DataFrame, config: GaitConfig | None = None, *,
     return GaitRecords.validate(out) if validate else out
 
 
+def _per_segment(values: np.ndarray, first: np.ndarray, reduce: str) -> np.ndarray:
+    """Mean or median of each segment's non-missing values (NaN where it has none)."""
+    out = np.full(len(first), np.nan)
+    bounds = np.r_[first, len(values)]
+    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        part = values[lo:hi]
+        part = part[~np.isnan(part)]
+        if len(part):
+            out[i] = np.median(part) if reduce == "median" else part.mean()
+    return out
+
+
 def segment_table(gait: pd.DataFrame, activity_id: str, *, validate: bool = True) -> pd.DataFrame:
     """One row per bout of a ``GaitRecords`` frame (the Segments layer, checked if ``validate``)."""
-    g = gait.reset_index(drop=True)
-    seg = (g["gait"] != g["gait"].shift()).cumsum() - 1
-    dist = g["distance_m"].ffill()
-    grouped = g.groupby(seg, sort=True)
-    first = grouped.head(1).index.to_numpy()
-    start_dist = dist.iloc[first].to_numpy()
-    end_dist = np.r_[start_dist[1:], dist.iloc[-1]] if len(first) else np.array([])
+    labels = gait["gait"].to_numpy(dtype=str)
+    first = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(labels) else \
+        np.array([], dtype=np.int64)
+    dist = gait["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
+    dist = dist[np.maximum.accumulate(np.where(~np.isnan(dist), np.arange(len(dist)), 0))] \
+        if len(dist) else dist  # carried forward over samples without distance
+    start_dist = dist[first]
+    end_dist = np.r_[start_dist[1:], dist[-1]] if len(first) else np.array([])
+    duration = gait["duration_s"].to_numpy(dtype="float64")
     table = pd.DataFrame({
         "activity_id": activity_id,
         "segment_index": np.arange(len(first)),
-        "gait": g["gait"].iloc[first].to_numpy(),
-        "start_s": g["elapsed_s"].iloc[first].to_numpy(),
-        "duration_s": grouped["duration_s"].sum().to_numpy(),
+        "gait": labels[first],
+        "start_s": gait["elapsed_s"].to_numpy(dtype="float64")[first],
+        "duration_s": np.add.reduceat(duration, first) if len(first) else np.array([]),
         "distance_m": np.clip(end_dist - start_dist, 0, None),
-        "cadence_spm_median": grouped["cadence_spm"].median().to_numpy(),
-        "speed_mps_mean": grouped["speed_mps"].mean().to_numpy(),
+        "cadence_spm_median": _per_segment(
+            gait["cadence_spm"].to_numpy(dtype="float64", na_value=np.nan), first, "median"),
+        "speed_mps_mean": _per_segment(
+            gait["speed_mps"].to_numpy(dtype="float64", na_value=np.nan), first, "mean"),
     })
     return Segments.validate(table) if validate else table

@@ -70,27 +70,28 @@ def _cv(values: np.ndarray) -> float:
 
 def interval_structure(segments: pd.DataFrame) -> IntervalStructure:
     """Totals, ratios, warm-up/cool-down and the detected pattern from a Segments table."""
-    seg = segments.sort_values("start_s").reset_index(drop=True)
-    totals = seg.groupby("gait")["duration_s"].sum()
+    seg = segments.sort_values("start_s", kind="stable")
+    gait = seg["gait"].to_numpy(dtype=str)
+    duration = seg["duration_s"].to_numpy(dtype="float64")
+    distance = seg["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
 
-    def total(label: str, frame: pd.DataFrame = seg) -> float:
-        return float(frame.loc[frame["gait"] == label, "duration_s"].sum())
+    def total(label: str, lo: int = 0, hi: int = len(gait)) -> float:
+        return float(duration[lo:hi][gait[lo:hi] == label].sum())
 
-    runs = np.flatnonzero((seg["gait"] == "run").to_numpy())
-    run_bouts = seg["duration_s"].to_numpy()[runs]
+    runs = np.flatnonzero(gait == "run")
+    run_bouts = duration[runs]
     if len(runs):
-        main = seg.iloc[runs[0]: runs[-1] + 1]
-        warmup = float(seg["duration_s"].iloc[: runs[0]].sum())
-        cooldown = float(seg["duration_s"].iloc[runs[-1] + 1:].sum())
-        recoveries = np.array([seg["duration_s"].iloc[a + 1: b].sum()
-                               for a, b in itertools.pairwise(runs)])
-        main_dist = float(main["distance_m"].sum()) if main["distance_m"].notna().any() else None
+        lo, hi = int(runs[0]), int(runs[-1]) + 1  # the main set: first run to last run
+        warmup, cooldown = float(duration[:lo].sum()), float(duration[hi:].sum())
+        recoveries = np.array([duration[a + 1: b].sum() for a, b in itertools.pairwise(runs)])
+        main_dist = float(np.nansum(distance[lo:hi])) if (~np.isnan(distance[lo:hi])).any() \
+            else None
     else:
-        main = seg.iloc[0:0]
-        warmup, cooldown, recoveries, main_dist = float(seg["duration_s"].sum()), 0.0, np.array([]), None
-    run_s = float(totals.get("run", 0.0))
-    main_walk = total("walk", main)
-    main_recovery = main_walk + total("stop", main) + total("pause", main)
+        lo = hi = 0
+        warmup, cooldown, recoveries, main_dist = float(duration.sum()), 0.0, np.array([]), None
+    run_s, walk_s = total("run"), total("walk")
+    main_walk = total("walk", lo, hi)
+    main_recovery = main_walk + total("stop", lo, hi) + total("pause", lo, hi)
     pattern, regular, per_cycle = None, False, None
     if len(run_bouts) >= 2:
         med_run, med_rec = float(np.median(run_bouts)), float(np.median(recoveries))
@@ -100,9 +101,8 @@ def interval_structure(segments: pd.DataFrame) -> IntervalStructure:
     elif len(run_bouts) == 1:
         pattern = f"{_round15(float(run_bouts[0]))} s continuous run"
     return IntervalStructure(
-        run_s=run_s, walk_s=float(totals.get("walk", 0.0)), stop_s=float(totals.get("stop", 0.0)),
-        pause_s=float(totals.get("pause", 0.0)),
-        run_walk_ratio=_ratio(run_s, float(totals.get("walk", 0.0))),
+        run_s=run_s, walk_s=walk_s, stop_s=total("stop"), pause_s=total("pause"),
+        run_walk_ratio=_ratio(run_s, walk_s),
         main_set_ratio=_ratio(run_s, main_walk),
         run_recovery_ratio=_ratio(run_s, main_recovery), per_cycle_ratio=per_cycle,
         run_bouts_s=tuple(float(x) for x in run_bouts),

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -98,23 +96,20 @@ def _consistent(store: Store) -> None:
 def test_sigkill_mid_batch_leaves_store_consistent_and_next_run_completes(tmp_path):
     inbox = small_inbox(tmp_path, n=12)
     root = tmp_path / "store"
-    code = ("import sys; from pathlib import Path; from pipeline.store import Store;"
-            "from tests.test_store import _ingest_all;"
-            "_ingest_all(Store(Path(sys.argv[1])), Path(sys.argv[2]))")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(root), str(inbox)], cwd=ROOT)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill once some but not all files are in
-        time.sleep(0.2)
-        db = root / "comeback.db"
-        if db.exists():
-            try:
-                n = len(Store(root).table("sessions"))
-            except Exception:
-                continue
-            if 2 <= n < 12:
-                break
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # The ingesting process kills itself inside the fifth file's transaction, after rows
+    # were built and before the commit: the crash lands mid-write, deterministically.
+    code = ("import os, signal, sys; from pathlib import Path; import pipeline.store as S;"
+            "from tests.test_store import _ingest_all\n"
+            "real, calls = S._rows, []\n"
+            "def dying(frame, table):\n"
+            "    calls.append(1)\n"
+            "    if len(calls) == 9: os.kill(os.getpid(), signal.SIGKILL)\n"
+            "    return real(frame, table)\n"
+            "S._rows = dying\n"
+            "_ingest_all(S.Store(Path(sys.argv[1])), Path(sys.argv[2]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(root), str(inbox)], cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == -signal.SIGKILL
     store = Store(root)
     partial = len(store.table("sessions"))
     assert 0 < partial < 12, "the kill should land mid-batch"

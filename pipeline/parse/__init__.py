@@ -74,43 +74,56 @@ def _gunzip(data: bytes, path: str) -> bytes:
     return out
 
 
+def _column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    if name not in frame:
+        return np.full(len(rows), np.nan)
+    return frame[name].to_numpy(dtype="float64", na_value=np.nan)[rows]
+
+
 def _finalise(frame: pd.DataFrame) -> pd.DataFrame:
     """Sort, drop repeated timestamps, fill distance/speed, express as canonical columns."""
-    f = (frame.dropna(subset=["timestamp_utc"])
-         .sort_values("timestamp_utc", kind="stable")
-         .drop_duplicates("timestamp_utc", keep="last")
-         .reset_index(drop=True))
-    lat = f["lat_deg"].where(f["lat_deg"].between(-90, 90))
-    lon = f["lon_deg"].where(f["lon_deg"].between(-180, 180))
-    dist = f["distance_m"].astype("float64") if "distance_m" in f else pd.Series(np.nan, index=f.index)
-    if dist.isna().all() and lat.notna().sum() >= 2:
+    times = pd.DatetimeIndex(frame["timestamp_utc"].astype("datetime64[ns, UTC]")).asi8
+    known = np.flatnonzero(times != np.iinfo("int64").min)
+    rows = known[np.argsort(times[known], kind="stable")]
+    t = times[rows]
+    keep = np.r_[t[1:] != t[:-1], True] if len(t) else np.array([], dtype=bool)
+    rows, t = rows[keep], t[keep]  # a repeated timestamp keeps its last sample
+    lat, lon = _column(frame, "lat_deg", rows), _column(frame, "lon_deg", rows)
+    lat[(lat < -90) | (lat > 90)] = np.nan
+    lon[(lon < -180) | (lon > 180)] = np.nan
+    dist = _column(frame, "distance_m", rows)
+    if np.isnan(dist).all() and (~np.isnan(lat)).sum() >= 2:
         # GPS positions zigzag around the true path; a centred 3-point mean removes most of
         # that before summing (FR945 GPX vs FIT: +1.06 % raw, +0.24 % smoothed, -0.5 % with 5).
         pos = pd.DataFrame({"lat": lat, "lon": lon}).ffill()
         pos = pos.rolling(3, center=True, min_periods=1).mean()
         step = haversine_m(pos["lat"].shift().to_numpy(), pos["lon"].shift().to_numpy(),
                            pos["lat"].to_numpy(), pos["lon"].to_numpy())
-        dist = pd.Series(np.nan_to_num(step, nan=0.0), index=f.index).cumsum()
-        dist[lat.isna() & lat.ffill().isna()] = np.nan
-    dist = dist.where(dist >= 0)
-    seconds = (f["timestamp_utc"] - f["timestamp_utc"].iloc[0]).dt.total_seconds()
-    speed = f["speed_mps"].astype("float64")
-    derived = dist.diff() / seconds.diff()
-    speed = speed.where(speed.notna(), derived).where(lambda s: s >= 0)
-    hr = f["heart_rate_bpm"].astype("float64")
-    out = pd.DataFrame({
-        "timestamp_utc": f["timestamp_utc"].astype("datetime64[ns, UTC]"),
-        "elapsed_s": seconds.astype("float64"),
-        "distance_m": dist.astype("float64"),
-        "speed_mps": speed.astype("float64"),
-        "cadence_spm": f["cadence_spm"].astype("float64"),
-        "heart_rate_bpm": hr.where((hr > 0) & (hr <= 255)),
-        "altitude_m": f["altitude_m"].astype("float64"),
-        "lat_deg": lat.astype("float64"),
-        "lon_deg": lon.astype("float64"),
-        "power_w": f["power_w"].astype("float64").where(lambda s: s >= 0),
-    })
-    return out[list(RECORD_COLUMNS)]
+        dist = np.cumsum(np.nan_to_num(step, nan=0.0))
+        dist[np.isnan(lat) & pd.Series(lat).ffill().isna().to_numpy()] = np.nan
+    dist[dist < 0] = np.nan
+    seconds = (t - t[0]) / 1e9 if len(t) else np.array([], dtype="float64")
+    speed = _column(frame, "speed_mps", rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        derived = np.r_[np.nan, np.diff(dist) / np.diff(seconds)] if len(t) else speed
+    speed = np.where(np.isnan(speed), derived, speed)
+    speed[speed < 0] = np.nan
+    hr = _column(frame, "heart_rate_bpm", rows)
+    hr[(hr <= 0) | (hr > 255)] = np.nan
+    power = _column(frame, "power_w", rows)
+    power[power < 0] = np.nan
+    return pd.DataFrame({
+        "timestamp_utc": pd.DatetimeIndex(t.view("datetime64[ns]")).tz_localize("UTC"),
+        "elapsed_s": seconds,
+        "distance_m": dist,
+        "speed_mps": speed,
+        "cadence_spm": _column(frame, "cadence_spm", rows),
+        "heart_rate_bpm": hr,
+        "altitude_m": _column(frame, "altitude_m", rows),
+        "lat_deg": lat,
+        "lon_deg": lon,
+        "power_w": power,
+    })[list(RECORD_COLUMNS)]
 
 
 def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
