@@ -165,7 +165,7 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]]) -> dict[int, F
 
 def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
                  roster: Mapping[str, Athlete], *,
-                 executor: Executor | None = None, write_every: int = 16) -> list[FileOutcome]:
+                 executor: Executor | None = None, write_every: int = 32) -> list[FileOutcome]:
     """Ingest a batch of files' bytes: skip what was seen, measure the rest, store it.
 
     Args:

@@ -131,10 +131,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _values(column: pd.Series) -> list[Any]:
+    """One column as plain values, converted column-wise (``_plain`` per value is the slow path)."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return [None if v is pd.NaT else v.isoformat() for v in column]
+    if pd.api.types.is_datetime64_dtype(column.dtype):
+        return [None if v is pd.NaT else v.date().isoformat() for v in column]
+    return [_plain(v) for v in column.tolist()]
+
+
 def _rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
     names = [c.name for c in table.columns if c.name in frame.columns]
-    return [{k: _plain(v) for k, v in zip(names, row, strict=True)}
-            for row in frame[names].itertuples(index=False, name=None)]
+    columns = [_values(frame[n]) for n in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _atomic_write(path: Path, write: Any) -> None:
@@ -304,12 +313,14 @@ class Store:
             if ids:
                 conn.execute(SESSIONS.delete().where(SESSIONS.c.activity_id.in_(ids)))
                 conn.execute(SEGMENTS.delete().where(SEGMENTS.c.activity_id.in_(ids)))
-                conn.execute(SESSIONS.insert(), [r for w in stored for r in _rows(
-                    w.sessions.assign(file_key=w.key), SESSIONS)])  # type: ignore[union-attr]
-                segment_rows = [r for w in stored if w.segments is not None
-                                for r in _rows(w.segments, SEGMENTS)]
-                if segment_rows:
-                    conn.execute(SEGMENTS.insert(), segment_rows)
+                sessions = pd.concat([w.sessions.assign(file_key=w.key) for w in stored
+                                      if w.sessions is not None], ignore_index=True)
+                conn.execute(SESSIONS.insert(), _rows(sessions, SESSIONS))
+                segments = [w.segments for w in stored if w.segments is not None
+                            and len(w.segments)]
+                if segments:
+                    conn.execute(SEGMENTS.insert(), _rows(pd.concat(segments, ignore_index=True),
+                                                          SEGMENTS))
             keys = [w.key for w in writes]
             if keys:
                 conn.execute(FILES.delete().where(FILES.c.file_key.in_(keys)))
