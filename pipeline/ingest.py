@@ -9,6 +9,7 @@ night goes on; anything else is a bug and propagates.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.activity import Provenance
@@ -27,7 +29,7 @@ from pipeline.evaluate import Evaluation, evaluate
 from pipeline.inbox import InboxItem, read_zip_members
 from pipeline.parse import detect_format, read_activity
 from pipeline.session import apply_checkin_rpe, measure_session
-from pipeline.store import ActivityWrite, Store, file_key
+from pipeline.store import ActivityWrite, Store, file_key, write_records
 from schemas import GaitRecords, Segments, Sessions
 
 __all__ = ["FileOutcome", "Measured", "ingest_bytes", "ingest_files", "ingest_item", "ingest_items",
@@ -58,6 +60,7 @@ class Measured:
     segments: pd.DataFrame | None = None
     records: dict[str, pd.DataFrame] = field(default_factory=dict)
     provenance: Provenance | None = None
+    written: tuple[str, ...] = ()  # activities whose records a measuring process wrote
 
 
 def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | None) -> Measured:
@@ -80,8 +83,32 @@ def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | Non
         provenance=activity.provenance)
 
 
-def _measure(args: tuple[bytes, str, str, Athlete | None]) -> Measured:
-    return measure_file(*args)
+Job = tuple[bytes, str, str, Athlete | None]  # (bytes, name, athlete_id, roster entry)
+
+
+def measure_files(jobs: list[Job], records_dir: Path | None = None) -> list[Measured]:
+    """Measure files; with ``records_dir``, also validate and write their records there.
+
+    A measuring process runs this on a few files at a time: one GaitRecords validation for
+    all of them, and the Parquet files written where they are, so per-second frames never
+    travel back to the parent. Without ``records_dir`` the records stay in the results.
+    """
+    measured = [measure_file(*job) for job in jobs]
+    good = [m for m in measured if m.error is None]
+    if good:
+        records = {a: r for m in good for a, r in m.records.items()}
+        GaitRecords.validate(pd.concat(records, names=["activity_id", None]).reset_index(0))
+    if records_dir is None:
+        return measured
+    for m in good:
+        for activity_id, frame in m.records.items():
+            write_records(records_dir, activity_id, frame)
+    return [replace(m, records={}, written=tuple(m.records)) if m.error is None else m
+            for m in measured]
+
+
+def _measure_chunk(args: tuple[list[Job], Path | None]) -> list[Measured]:
+    return measure_files(*args)
 
 
 def measuring_pool(workers: int) -> ProcessPoolExecutor:
@@ -97,14 +124,15 @@ def measuring_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _validate_batch(measured: list[Measured]) -> list[Measured]:
-    """Check the batch's sessions, segments and records with one Pandera call per table."""
+    """Check the batch's sessions and segments with one Pandera call per table.
+
+    Records were validated by :func:`measure_files`, where they were measured.
+    """
     good = [m for m in measured if m.error is None]
     if not good:
         return measured
     sessions = Sessions.validate(pd.concat([m.sessions for m in good], ignore_index=True))
     Segments.validate(pd.concat([m.segments for m in good], ignore_index=True))
-    records = {a: r for m in good for a, r in m.records.items()}
-    GaitRecords.validate(pd.concat(records, names=["activity_id", None]).reset_index(0))
     # Sessions are stored as validated (coerced) rows, file by file.
     out, at = [], 0
     for m in measured:
@@ -133,10 +161,19 @@ def _dedupe_against_store(store: Store, new: pd.DataFrame) -> dict[str, str | No
 
 def _store_chunk(store: Store, chunk: list[tuple[int, Measured]]) -> dict[int, FileOutcome]:
     """Validate, match duplicates and write measured files in one transaction."""
-    measured = _validate_batch([m for _, m in chunk])
+    measured = [m for _, m in chunk]
     good = [m for m in measured if m.error is None]
-    new = pd.concat([m.sessions for m in good], ignore_index=True) if good else pd.DataFrame()
-    dups = _dedupe_against_store(store, new)
+    sessions = segments = None
+    dups: dict[str, str | None] = {}
+    if good:
+        # Stacked once: one Pandera call per table, one insert per table.
+        sessions = Sessions.validate(pd.concat([m.sessions for m in good], ignore_index=True))
+        segments = Segments.validate(pd.concat([m.segments for m in good], ignore_index=True))
+        dups = _dedupe_against_store(store, sessions)
+        sessions = sessions.assign(
+            duplicate_of=sessions["activity_id"].map(dups).astype("object"),
+            file_key=np.repeat([m.key for m in good], [len(m.sessions)  # type: ignore[arg-type]
+                                                       for m in good]))
     outcomes: dict[int, FileOutcome] = {}
     writes = []
     for (i, _), m in zip(chunk, measured, strict=True):
@@ -147,19 +184,19 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]]) -> dict[int, F
                                                     m.error.kind, m.error.reason))
             continue
         assert m.sessions is not None and m.provenance is not None
-        sessions = m.sessions.assign(duplicate_of=m.sessions["activity_id"].map(dups))
-        all_dup = bool(sessions["duplicate_of"].notna().all())
-        status = "duplicate" if all_dup else "ingested"
-        reason = (f"copy of session {sessions['duplicate_of'].iloc[0]}" if all_dup else
+        ids = tuple(m.sessions["activity_id"])
+        copies = [dups.get(a) for a in ids]
+        status = "duplicate" if all(c is not None for c in copies) else "ingested"
+        reason = (f"copy of session {copies[0]}" if status == "duplicate" else
                   "; ".join(m.provenance.warnings) or None)
-        outcomes[i] = FileOutcome(m.name, m.athlete_id, status, reason,
-                                  tuple(sessions["activity_id"]))
+        outcomes[i] = FileOutcome(m.name, m.athlete_id, status, reason, ids)
         writes.append(ActivityWrite(
-            m.key, m.name, m.athlete_id, sessions, m.segments, m.records, status=status,
+            m.key, m.name, m.athlete_id, m.sessions, m.segments, m.records, status=status,
             reason=reason, sha256=m.provenance.sha256, fmt=m.provenance.format,
             truncated=m.provenance.truncated, warnings=m.provenance.warnings))
-    batch_ids = set(new["activity_id"]) if len(new) else set()
-    store.write_batch(writes, duplicates={a: d for a, d in dups.items() if a not in batch_ids})
+    batch_ids = set(sessions["activity_id"]) if sessions is not None else set()
+    store.write_batch(writes, duplicates={a: d for a, d in dups.items() if a not in batch_ids},
+                      sessions=sessions, segments=segments)
     return outcomes
 
 
@@ -196,8 +233,15 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
         else:
             first_of[key] = i
             todo.append(i)
-    jobs = [(files[i][0], files[i][1], files[i][2], roster.get(files[i][2])) for i in todo]
-    results = (executor.map(_measure, jobs) if executor is not None else map(_measure, jobs))
+    jobs: list[Job] = [(files[i][0], files[i][1], files[i][2], roster.get(files[i][2]))
+                       for i in todo]
+    if executor is not None:  # a few files per task: fewer round trips, one validation
+        size = max(1, min(8, len(jobs) // 8))
+        chunks = [(jobs[k:k + size], store.root / "records") for k in range(0, len(jobs), size)]
+        results: Iterable[Measured] = itertools.chain.from_iterable(
+            executor.map(_measure_chunk, chunks))
+    else:
+        results = measure_files(jobs)
     for i in todo:  # while the workers measure
         store.archive_raw(files[i][0])
     # Store in chunks as results arrive, so writing overlaps the workers' measuring.
@@ -309,8 +353,12 @@ def reprocess_store(store: Store, roster: Mapping[str, Athlete], *,
         batch = files[start:start + batch_size]
         jobs = [(store.raw_path(r["file_key"]).read_bytes(), r["name"], r["athlete_id"],
                  roster.get(r["athlete_id"])) for r in batch]
-        mapper = executor.map if executor is not None else map
-        measured = _validate_batch(list(mapper(_measure, jobs)))
+        if executor is not None:
+            chunks = [(jobs[k:k + 8], store.root / "records") for k in range(0, len(jobs), 8)]
+            measured = [m for part in executor.map(_measure_chunk, chunks) for m in part]
+        else:
+            measured = measure_files(jobs)
+        measured = _validate_batch(measured)
         writes = []
         for row, m in zip(batch, measured, strict=True):
             if m.error is not None:  # the decoder changed its mind: the error says why

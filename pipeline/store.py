@@ -30,7 +30,8 @@ from sqlalchemy.engine import Engine
 
 from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
 
-__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "file_key"]
+__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "file_key", "records_path",
+           "write_records"]
 
 DEFAULT_STORE = Path(".comeback")
 
@@ -196,6 +197,21 @@ class ActivityWrite:
         return {k: _plain(v) for k, v in row.items()}
 
 
+def records_path(records_dir: Path, activity_id: str) -> Path:
+    """Where an activity's per-second records live in a store's records folder."""
+    return records_dir / f"{activity_id}.parquet"
+
+
+def write_records(records_dir: Path, activity_id: str, frame: pd.DataFrame) -> None:
+    """Write one activity's GaitRecords atomically (also from measuring processes).
+
+    Records are written before the rows that name them commit; until then an orphan file
+    is harmless and the next run overwrites it with the same content.
+    """
+    _atomic_write(records_path(records_dir, activity_id),
+                  lambda tmp: frame.to_parquet(tmp, index=False))
+
+
 class Store:
     """Open (and create or migrate) a store.
 
@@ -252,7 +268,7 @@ class Store:
         return key
 
     def records_path(self, activity_id: str) -> Path:
-        return self.root / "records" / f"{activity_id}.parquet"
+        return records_path(self.root / "records", activity_id)
 
     def records(self, activity_id: str) -> pd.DataFrame:
         """Per-second GaitRecords of one activity."""
@@ -293,7 +309,9 @@ class Store:
                          reason=f"zip export of {members} files")
 
     def write_batch(self, writes: Sequence[ActivityWrite],
-                    duplicates: dict[str, str | None] | None = None) -> None:
+                    duplicates: dict[str, str | None] | None = None, *,
+                    sessions: pd.DataFrame | None = None,
+                    segments: pd.DataFrame | None = None) -> None:
         """Write a batch of files atomically: records first, then every row in one transaction.
 
         A crash before the commit leaves only unreferenced Parquet files, which the re-run
@@ -302,25 +320,27 @@ class Store:
         Args:
             writes: One entry per file (quarantined files carry no rows).
             duplicates: ``duplicate_of`` updates for sessions already stored.
+            sessions, segments: The batch's rows already stacked (sessions with their
+                ``file_key``); by default they are stacked from ``writes``.
         """
         for w in writes:
             for activity_id, frame in w.records.items():
-                _atomic_write(self.records_path(activity_id),
-                              lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+                write_records(self.root / "records", activity_id, frame)
         stored = [w for w in writes if w.sessions is not None]
-        ids = [a for w in stored for a in w.sessions["activity_id"]]  # type: ignore[index]
+        if sessions is None and stored:
+            sessions = pd.concat([w.sessions.assign(file_key=w.key) for w in stored
+                                  if w.sessions is not None], ignore_index=True)
+        if segments is None and stored:
+            parts = [w.segments for w in stored if w.segments is not None and len(w.segments)]
+            segments = pd.concat(parts, ignore_index=True) if parts else None
+        ids = list(sessions["activity_id"]) if sessions is not None else []
         with self._lock, self.engine.begin() as conn:
             if ids:
                 conn.execute(SESSIONS.delete().where(SESSIONS.c.activity_id.in_(ids)))
                 conn.execute(SEGMENTS.delete().where(SEGMENTS.c.activity_id.in_(ids)))
-                sessions = pd.concat([w.sessions.assign(file_key=w.key) for w in stored
-                                      if w.sessions is not None], ignore_index=True)
-                conn.execute(SESSIONS.insert(), _rows(sessions, SESSIONS))
-                segments = [w.segments for w in stored if w.segments is not None
-                            and len(w.segments)]
-                if segments:
-                    conn.execute(SEGMENTS.insert(), _rows(pd.concat(segments, ignore_index=True),
-                                                          SEGMENTS))
+                conn.execute(SESSIONS.insert(), _rows(sessions, SESSIONS))  # type: ignore[arg-type]
+                if segments is not None and len(segments):
+                    conn.execute(SEGMENTS.insert(), _rows(segments, SEGMENTS))
             keys = [w.key for w in writes]
             if keys:
                 conn.execute(FILES.delete().where(FILES.c.file_key.in_(keys)))
