@@ -233,10 +233,13 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
         else:
             first_of[key] = i
             todo.append(i)
+    if executor is not None:
+        # Largest files first, so no worker is left with a long file at the end.
+        todo.sort(key=lambda i: -len(files[i][0]))
     jobs: list[Job] = [(files[i][0], files[i][1], files[i][2], roster.get(files[i][2]))
                        for i in todo]
     if executor is not None:  # a few files per task: fewer round trips, one validation
-        size = max(1, min(8, len(jobs) // 8))
+        size = max(1, min(8, len(jobs) // 16))
         chunks = [(jobs[k:k + size], store.root / "records") for k in range(0, len(jobs), size)]
         results: Iterable[Measured] = itertools.chain.from_iterable(
             executor.map(_measure_chunk, chunks))

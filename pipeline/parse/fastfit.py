@@ -10,8 +10,8 @@ reference decoder's.
 
 Field meaning (scale, offset, components) comes from fitparse's own profile. Anything this
 path would not reproduce exactly — a compressed timestamp header, an accumulated component,
-an array-valued record field, a file or header CRC that does not match, a truncated or chained
-file, a layout fitparse would fail on — raises :class:`Declined`, and the caller decodes the
+an array-valued record field, a file or header CRC that does not match, a chained file, a
+layout fitparse would fail on — raises :class:`Declined`, and the caller decodes the
 whole file with fitparse. ``tests/test_parse_corpus.py`` checks both paths give the same
 Activity on every corpus file.
 """
@@ -29,6 +29,7 @@ import fastcrc
 import numpy as np
 from fitparse import UncachedFitFile
 from fitparse.profile import MESSAGE_TYPES
+from fitparse.utils import FitEOFError
 
 __all__ = ["RECORD_FIELDS", "WANTED_MESSAGES", "Declined", "decode_records_fast"]
 
@@ -85,9 +86,15 @@ class FastRecords:
     columns: dict[str, np.ndarray]  # RECORD_FIELDS, float64; timestamp in raw FIT seconds
     messages: Iterable[Any]  # fitparse DataMessages of everything but records, in file order
     check_developer_fields: Callable[[], None]  # raises Declined; call after ``messages``
+    truncated: bool  # the file ends early: every message before the end was kept
 
 
-def _header(data: bytes) -> tuple[int, int]:
+class _PastEnd(Declined):
+    """A message runs past the end of the data."""
+
+
+def _header(data: bytes) -> tuple[int, int, bool]:
+    """(header size, end of the data, truncated). A truncated file has no CRC to check."""
     if len(data) < 14 or data[8:12] != b".FIT":
         raise Declined("no FIT header")
     header_size = data[0]
@@ -99,34 +106,36 @@ def _header(data: bytes) -> tuple[int, int]:
         if header_crc not in (0, fastcrc.crc16.arc(data[:12])):
             raise Declined("header CRC does not match")
     end = header_size + data_size
-    if len(data) != end + 2:
-        raise Declined("truncated" if len(data) < end + 2 else "chained or trailing data")
+    if len(data) < end + 2:  # like fitparse: keep every message before the end
+        return header_size, min(end, len(data)), True
+    if len(data) > end + 2:
+        raise Declined("chained or trailing data")
     if struct.unpack_from("<H", data, end)[0] != fastcrc.crc16.arc(data[:end]):
         raise Declined("file CRC does not match")
-    return header_size, end
+    return header_size, end, False
 
 
 def _definition(data: bytes, pos: int, end: int) -> _Layout:
     h = data[pos]
     if pos + 6 > end:
-        raise Declined("definition runs past the data")
+        raise _PastEnd("definition runs past the data")
     big = data[pos + 2] != 0  # as fitparse: any non-zero architecture byte is big-endian
     global_num = struct.unpack_from(">H" if big else "<H", data, pos + 3)[0]
     n = data[pos + 5]
     cursor = pos + 6
     if cursor + 3 * n > end:
-        raise Declined("definition runs past the data")
+        raise _PastEnd("definition runs past the data")
     raw = data[cursor:cursor + 3 * n]
     fields = [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, 3 * n, 3)]
     cursor += 3 * n
     dev: list[tuple[int, int, int]] = []
     if h & 0x20:
         if cursor >= end:
-            raise Declined("definition runs past the data")
+            raise _PastEnd("definition runs past the data")
         m = data[cursor]
         raw = data[cursor + 1:cursor + 1 + 3 * m]
         if len(raw) != 3 * m or cursor + 1 + 3 * m > end:
-            raise Declined("definition runs past the data")
+            raise _PastEnd("definition runs past the data")
         dev = [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, 3 * m, 3)]
         cursor += 1 + 3 * m
     if any(size == 0 for _, size, _ in fields) or any(size == 0 for _, size, _ in dev):
@@ -146,16 +155,26 @@ def _definition(data: bytes, pos: int, end: int) -> _Layout:
     return _Layout(pos, cursor - pos, global_num, big, fields, dev, size)
 
 
-def _walk(data: bytes, start: int, end: int) -> list[_Layout]:
-    """Every definition in file order, each with the offsets of its data messages."""
+def _walk(data: bytes, start: int, end: int,
+          truncated: bool) -> tuple[list[_Layout], tuple[_Layout, int] | None]:
+    """Every definition in file order, each with the offsets of its data messages.
+
+    In a truncated file the walk stops at the end; a data message cut short there is
+    returned apart (its layout and offset): fitparse keeps the fields it holds whole.
+    """
     layouts: list[_Layout] = []
     sizes = [0] * 256  # data-message size by header byte; 0 = not a known data header
     sinks: list[Any] = [None] * 256
+    current: list[_Layout | None] = [None] * 256
     pos = start
     while pos < end:
         h = data[pos]
         size = sizes[h]
         if size:
+            if pos + size > end:
+                if truncated:
+                    return layouts, (current[h], pos)  # type: ignore[return-value]
+                raise Declined("last message runs past the data")
             sinks[h](pos)
             pos += size
             continue
@@ -163,21 +182,33 @@ def _walk(data: bytes, start: int, end: int) -> list[_Layout]:
             raise Declined("compressed timestamp header")
         if not h & 0x40:
             raise Declined("data message before its definition")
-        layout = _definition(data, pos, end)
+        try:
+            layout = _definition(data, pos, end)
+        except _PastEnd:
+            if truncated:  # fitparse fails inside it: nothing after it is read
+                return layouts, None
+            raise
         layouts.append(layout)
         local = h & 0x0F
         for variant in (local, local | 0x10, local | 0x20, local | 0x30):
             sizes[variant] = layout.data_size
             sinks[variant] = layout.offsets.append
+            current[variant] = layout
         pos += layout.length
     if pos != end:
         raise Declined("last message runs past the data")
-    return layouts
+    return layouts, None
 
 
-def _fitparse_stream(data: bytes, header_size: int, layouts: list[_Layout]) -> bytes:
-    """A FIT file of the wanted non-record messages and their definitions, in file order."""
+def _fitparse_stream(data: bytes, header_size: int, layouts: list[_Layout],
+                     partial: tuple[_Layout, int] | None = None) -> bytes:
+    """A FIT file of the wanted non-record messages and their definitions, in file order.
+
+    A wanted message cut short by the end of a truncated file ends the stream the same way.
+    """
     spans: list[tuple[int, int]] = []
+    if partial is not None and partial[0].global_num in _FITPARSE_MESSAGES:
+        spans.append((partial[1], len(data) - partial[1]))
     for layout in layouts:
         # Every definition (fitparse may fail on one, e.g. a bad developer field), but only
         # the data messages fitparse is asked for.
@@ -271,12 +302,24 @@ def decode_records_fast(data: bytes) -> FastRecords:
     Raises:
         Declined: the file needs the reference decoder (see the module docstring).
     """
-    header_size, end = _header(data)
-    layouts = _walk(data, header_size, end)
+    header_size, end, truncated = _header(data)
+    layouts, partial = _walk(data, header_size, end, truncated)
     record_layouts = [lay for lay in layouts if lay.global_num == _RECORD and lay.offsets]
+    if partial is not None and partial[0].global_num == _RECORD:
+        # The record cut short keeps the fields it holds whole, as fitparse does.
+        layout, pos = partial
+        room, whole = end - pos - 1, []
+        for spec in layout.fields:
+            room -= spec[1]
+            if room < 0:
+                break
+            whole.append(spec)
+        record_layouts.append(_Layout(pos, 0, _RECORD, layout.big_endian, whole, [],
+                                      layout.data_size, [pos]))
     if not record_layouts:
         raise Declined("no records")
-    buffer = np.frombuffer(data, dtype=np.uint8)
+    pad = max(lay.data_size for lay in record_layouts) if truncated else 0
+    buffer = np.frombuffer(data + bytes(pad), dtype=np.uint8)
     n = sum(len(lay.offsets) for lay in record_layouts)
     columns = {name: np.full(n, np.nan) for name in RECORD_FIELDS}
     order = np.argsort(np.concatenate([np.asarray(lay.offsets) for lay in record_layouts]),
@@ -289,7 +332,7 @@ def decode_records_fast(data: bytes) -> FastRecords:
         at += len(layout.offsets)
         for name, values in _decode_layout(buffer, layout).items():
             columns[name][rows] = values
-    stream = _fitparse_stream(data, header_size, layouts)
+    stream = _fitparse_stream(data, header_size, layouts, partial)
     fit = UncachedFitFile(io.BytesIO(stream), check_crc=False, check_developer_data=False)
 
     def check_developer_fields() -> None:
@@ -312,6 +355,10 @@ def decode_records_fast(data: bytes) -> FastRecords:
     def messages() -> Iterable[Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            yield from fit.get_messages()
+            try:
+                yield from fit.get_messages()
+            except FitEOFError:
+                if not truncated:
+                    raise
 
-    return FastRecords(columns, messages(), check_developer_fields)
+    return FastRecords(columns, messages(), check_developer_fields, truncated)

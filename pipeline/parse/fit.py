@@ -95,6 +95,9 @@ def _decode_fast(data: bytes) -> FitContent | None:
         fast.check_developer_fields()
         content.records = fast.columns
         content.decoder = FAST_DECODER
+        if fast.truncated:
+            content.truncated = True
+            content.warnings.append("file ends early; records before the end kept")
         return content
     except (KeyboardInterrupt, SystemExit):
         raise
