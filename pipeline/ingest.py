@@ -60,7 +60,6 @@ class Measured:
     segments: pd.DataFrame | None = None
     records: dict[str, pd.DataFrame] = field(default_factory=dict)
     provenance: Provenance | None = None
-    written: tuple[str, ...] = ()  # activities whose records a measuring process wrote
 
 
 def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | None) -> Measured:
@@ -103,8 +102,7 @@ def measure_files(jobs: list[Job], records_dir: Path | None = None) -> list[Meas
     for m in good:
         for activity_id, frame in m.records.items():
             write_records(records_dir, activity_id, frame)
-    return [replace(m, records={}, written=tuple(m.records)) if m.error is None else m
-            for m in measured]
+    return [replace(m, records={}) if m.error is None else m for m in measured]
 
 
 def _measure_chunk(args: tuple[list[Job], Path | None]) -> list[Measured]:
@@ -123,25 +121,34 @@ def measuring_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
-def _validate_batch(measured: list[Measured]) -> list[Measured]:
-    """Check the batch's sessions and segments with one Pandera call per table.
+def _measure_all(jobs: list[Job], store: Store, executor: Executor | None) -> Iterable[Measured]:
+    """Measured files in job order, as they come (a few files per task on an executor)."""
+    if executor is None:
+        return measure_files(jobs)
+    size = max(1, min(8, len(jobs) // 16))  # fewer round trips, one records validation
+    chunks = [(jobs[k:k + size], store.root / "records") for k in range(0, len(jobs), size)]
+    return itertools.chain.from_iterable(executor.map(_measure_chunk, chunks))
 
-    Records were validated by :func:`measure_files`, where they were measured.
-    """
-    good = [m for m in measured if m.error is None]
-    if not good:
-        return measured
+
+def _stacked(good: list[Measured]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The files' sessions (with ``file_key``) and segments, each validated in one call."""
     sessions = Sessions.validate(pd.concat([m.sessions for m in good], ignore_index=True))
-    Segments.validate(pd.concat([m.segments for m in good], ignore_index=True))
-    # Sessions are stored as validated (coerced) rows, file by file.
-    out, at = [], 0
-    for m in measured:
-        if m.error is None:
-            n = len(m.sessions)  # type: ignore[arg-type]
-            m = replace(m, sessions=sessions.iloc[at:at + n].reset_index(drop=True))
-            at += n
-        out.append(m)
-    return out
+    segments = Segments.validate(pd.concat([m.segments for m in good], ignore_index=True))
+    keys = np.repeat([m.key for m in good], [len(m.sessions) for m in good])  # type: ignore[arg-type]
+    return sessions.assign(file_key=keys), segments
+
+
+def _activity_write(m: Measured, status: str, reason: str | None) -> ActivityWrite:
+    assert m.sessions is not None and m.provenance is not None
+    return ActivityWrite(m.key, m.name, m.athlete_id, m.sessions, m.segments, m.records,
+                         status=status, reason=reason, sha256=m.provenance.sha256,
+                         fmt=m.provenance.format, truncated=m.provenance.truncated,
+                         warnings=m.provenance.warnings)
+
+
+def _quarantined(m: Measured) -> ActivityWrite:
+    assert m.error is not None
+    return ActivityWrite.quarantined(m.key, m.name, m.athlete_id, m.error.kind, m.error.reason)
 
 
 def _dedupe_against_store(store: Store, new: pd.DataFrame) -> dict[str, str | None]:
@@ -166,22 +173,17 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]]) -> dict[int, F
     sessions = segments = None
     dups: dict[str, str | None] = {}
     if good:
-        # Stacked once: one Pandera call per table, one insert per table.
-        sessions = Sessions.validate(pd.concat([m.sessions for m in good], ignore_index=True))
-        segments = Segments.validate(pd.concat([m.segments for m in good], ignore_index=True))
+        sessions, segments = _stacked(good)
         dups = _dedupe_against_store(store, sessions)
         sessions = sessions.assign(
-            duplicate_of=sessions["activity_id"].map(dups).astype("object"),
-            file_key=np.repeat([m.key for m in good], [len(m.sessions)  # type: ignore[arg-type]
-                                                       for m in good]))
+            duplicate_of=sessions["activity_id"].map(dups).astype("object"))
     outcomes: dict[int, FileOutcome] = {}
     writes = []
     for (i, _), m in zip(chunk, measured, strict=True):
         if m.error is not None:
             outcomes[i] = FileOutcome(m.name, m.athlete_id, "quarantined",
                                       f"{m.error.kind}: {m.error.reason}")
-            writes.append(ActivityWrite.quarantined(m.key, m.name, m.athlete_id,
-                                                    m.error.kind, m.error.reason))
+            writes.append(_quarantined(m))
             continue
         assert m.sessions is not None and m.provenance is not None
         ids = tuple(m.sessions["activity_id"])
@@ -190,10 +192,7 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]]) -> dict[int, F
         reason = (f"copy of session {copies[0]}" if status == "duplicate" else
                   "; ".join(m.provenance.warnings) or None)
         outcomes[i] = FileOutcome(m.name, m.athlete_id, status, reason, ids)
-        writes.append(ActivityWrite(
-            m.key, m.name, m.athlete_id, m.sessions, m.segments, m.records, status=status,
-            reason=reason, sha256=m.provenance.sha256, fmt=m.provenance.format,
-            truncated=m.provenance.truncated, warnings=m.provenance.warnings))
+        writes.append(_activity_write(m, status, reason))
     batch_ids = set(sessions["activity_id"]) if sessions is not None else set()
     store.write_batch(writes, duplicates={a: d for a, d in dups.items() if a not in batch_ids},
                       sessions=sessions, segments=segments)
@@ -238,13 +237,7 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
         todo.sort(key=lambda i: -len(files[i][0]))
     jobs: list[Job] = [(files[i][0], files[i][1], files[i][2], roster.get(files[i][2]))
                        for i in todo]
-    if executor is not None:  # a few files per task: fewer round trips, one validation
-        size = max(1, min(8, len(jobs) // 16))
-        chunks = [(jobs[k:k + size], store.root / "records") for k in range(0, len(jobs), size)]
-        results: Iterable[Measured] = itertools.chain.from_iterable(
-            executor.map(_measure_chunk, chunks))
-    else:
-        results = measure_files(jobs)
+    results = _measure_all(jobs, store, executor)
     for i in todo:  # while the workers measure
         store.archive_raw(files[i][0])
     # Store in chunks as results arrive, so writing overlaps the workers' measuring.
@@ -354,27 +347,17 @@ def reprocess_store(store: Store, roster: Mapping[str, Athlete], *,
     old = store.table("sessions").set_index("activity_id")["duplicate_of"]
     for start in range(0, len(files), batch_size):
         batch = files[start:start + batch_size]
-        jobs = [(store.raw_path(r["file_key"]).read_bytes(), r["name"], r["athlete_id"],
-                 roster.get(r["athlete_id"])) for r in batch]
-        if executor is not None:
-            chunks = [(jobs[k:k + 8], store.root / "records") for k in range(0, len(jobs), 8)]
-            measured = [m for part in executor.map(_measure_chunk, chunks) for m in part]
-        else:
-            measured = measure_files(jobs)
-        measured = _validate_batch(measured)
-        writes = []
-        for row, m in zip(batch, measured, strict=True):
-            if m.error is not None:  # the decoder changed its mind: the error says why
-                writes.append(ActivityWrite.quarantined(row["file_key"], row["name"],
-                                                        row["athlete_id"], m.error.kind,
-                                                        m.error.reason))
-                continue
-            assert m.sessions is not None and m.provenance is not None
-            sessions = m.sessions.assign(duplicate_of=m.sessions["activity_id"].map(old))
-            writes.append(ActivityWrite(
-                row["file_key"], row["name"], row["athlete_id"], sessions, m.segments,
-                m.records, status=row["status"], reason=row["reason"],
-                sha256=m.provenance.sha256, fmt=m.provenance.format,
-                truncated=m.provenance.truncated, warnings=m.provenance.warnings))
-        store.write_batch(writes)
+        jobs: list[Job] = [(store.raw_path(r["file_key"]).read_bytes(), r["name"],
+                            r["athlete_id"], roster.get(r["athlete_id"])) for r in batch]
+        measured = list(_measure_all(jobs, store, executor))
+        good = [m for m in measured if m.error is None]
+        sessions = segments = None
+        if good:
+            sessions, segments = _stacked(good)
+            sessions = sessions.assign(duplicate_of=sessions["activity_id"].map(old))
+        # A file the decoder now refuses is quarantined; its error says why.
+        writes = [_quarantined(m) if m.error is not None else
+                  _activity_write(m, row["status"], row["reason"])
+                  for row, m in zip(batch, measured, strict=True)]
+        store.write_batch(writes, sessions=sessions, segments=segments)
     return len(files)
