@@ -166,8 +166,12 @@ def _dedupe_against_store(store: Store, new: pd.DataFrame) -> dict[str, str | No
     return {a: d for a, d in zip(pool["activity_id"], dup, strict=True)}
 
 
-def _store_chunk(store: Store, chunk: list[tuple[int, Measured]]) -> dict[int, FileOutcome]:
-    """Validate, match duplicates and write measured files in one transaction."""
+def _store_chunk(store: Store, chunk: list[tuple[int, Measured]],
+                 ) -> tuple[dict[int, FileOutcome], dict[str, str | None]]:
+    """Validate, match duplicates and write measured files in one transaction.
+
+    Returns the files' outcomes, and ``duplicate_of`` as now set on sessions stored before.
+    """
     measured = [m for _, m in chunk]
     good = [m for m in measured if m.error is None]
     sessions = segments = None
@@ -194,9 +198,17 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]]) -> dict[int, F
         outcomes[i] = FileOutcome(m.name, m.athlete_id, status, reason, ids)
         writes.append(_activity_write(m, status, reason))
     batch_ids = set(sessions["activity_id"]) if sessions is not None else set()
-    store.write_batch(writes, duplicates={a: d for a, d in dups.items() if a not in batch_ids},
-                      sessions=sessions, segments=segments)
-    return outcomes
+    outranked = {a: d for a, d in dups.items() if a not in batch_ids}
+    store.write_batch(writes, duplicates=outranked, sessions=sessions, segments=segments)
+    return outcomes, outranked
+
+
+def _restate(outcome: FileOutcome, copies: dict[str, str | None]) -> FileOutcome:
+    """An outcome of this run whose sessions a later chunk outranked is a duplicate."""
+    targets = [copies.get(a) for a in outcome.activity_ids]
+    if outcome.status == "ingested" and targets and all(t is not None for t in targets):
+        return replace(outcome, status="duplicate", reason=f"copy of session {targets[0]}")
+    return outcome
 
 
 def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
@@ -242,14 +254,15 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
         store.archive_raw(files[i][0])
     # Store in chunks as results arrive, so writing overlaps the workers' measuring.
     chunk: list[tuple[int, Measured]] = []
-    for i, m in zip(todo, results, strict=True):
+    copies: dict[str, str | None] = {}
+    for n, (i, m) in enumerate(zip(todo, results, strict=True), start=1):
         chunk.append((i, m))
-        if len(chunk) == write_every:
-            outcomes.update(_store_chunk(store, chunk))
+        if len(chunk) == write_every or n == len(todo):
+            stored, outranked = _store_chunk(store, chunk)
+            outcomes.update(stored)
+            copies.update(outranked)
             chunk = []
-    if chunk:
-        outcomes.update(_store_chunk(store, chunk))
-    return [outcomes[i] for i in range(len(files))]
+    return [_restate(outcomes[i], copies) for i in range(len(files))]
 
 
 def ingest_bytes(store: Store, data: bytes, name: str, athlete_id: str,

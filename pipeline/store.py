@@ -350,6 +350,27 @@ class Store:
             for activity_id, target in (duplicates or {}).items():
                 conn.execute(SESSIONS.update().where(SESSIONS.c.activity_id == activity_id)
                              .values(duplicate_of=target))
+            if duplicates:
+                self._restate_files(conn, list(duplicates))
+
+    @staticmethod
+    def _restate_files(conn: sa.Connection, activity_ids: list[str]) -> None:
+        """A stored file whose every session became a copy is a duplicate (and back)."""
+        keys = sa.select(SESSIONS.c.file_key).where(SESSIONS.c.activity_id.in_(activity_ids))
+        rows = conn.execute(sa.select(SESSIONS.c.file_key, SESSIONS.c.duplicate_of)
+                            .where(SESSIONS.c.file_key.in_(keys))).all()
+        copies: dict[str, list[str | None]] = {}
+        for key, target in rows:
+            copies.setdefault(key, []).append(target)
+        for key, targets in copies.items():
+            if all(t is not None for t in targets):
+                conn.execute(FILES.update().where(FILES.c.file_key == key)
+                             .where(FILES.c.status == "ingested")
+                             .values(status="duplicate", reason=f"copy of session {targets[0]}"))
+            else:
+                conn.execute(FILES.update().where(FILES.c.file_key == key)
+                             .where(FILES.c.status == "duplicate")
+                             .values(status="ingested", reason=None))
 
     def update_sessions(self, frame: pd.DataFrame, columns: Sequence[str]) -> None:
         """Update some columns of stored sessions (by activity_id) in one transaction."""

@@ -145,3 +145,22 @@ def test_postgresql_store_matches_sqlite(tmp_path, postgres_url):
         pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
                                       b.sort_values(key).reset_index(drop=True),
                                       check_dtype=False)
+
+
+@pytest.mark.parametrize("order", ["gpx first", "fit first"])
+@pytest.mark.parametrize("write_every", [1, 32])
+def test_a_copy_is_a_duplicate_whichever_file_comes_first(tmp_path, order, write_every):
+    from pipeline.ingest import ingest_files
+
+    gpx = INBOX / "ana" / "2026-02-18_ana_running.gpx"
+    fit = INBOX / "ana" / "2026-02-18_ana_running.fit"
+    files = [(p.read_bytes(), p.name, "ana") for p in (gpx, fit)]
+    store = Store(tmp_path / "s")
+    outcomes = ingest_files(store, files if order == "gpx first" else files[::-1],
+                            read_roster(INBOX / "athletes.csv"), write_every=write_every)
+    status = {o.path: o.status for o in outcomes}
+    assert status == {gpx.name: "duplicate", fit.name: "ingested"}
+    ledger = store.table("files").set_index("name")["status"]
+    assert ledger[gpx.name] == "duplicate" and ledger[fit.name] == "ingested"
+    sessions = store.table("sessions").set_index("source_format")["duplicate_of"]
+    assert pd.isna(sessions["fit"]) and isinstance(sessions["gpx"], str)
