@@ -88,50 +88,50 @@ def clean_records(raw: pd.DataFrame, timer_events: pd.DataFrame | None = None,
     cfg = config or CleanConfig()
     if validate:
         RawRecords.validate(raw)
-    f = raw.reset_index(drop=True)
-    t0 = f["timestamp_utc"].iloc[0]
-    seconds = (f["timestamp_utc"] - t0).dt.total_seconds().to_numpy()
-    speed = _despike(f["speed_mps"].to_numpy(dtype="float64", na_value=np.nan), seconds, cfg)
-    hr = f["heart_rate_bpm"].to_numpy(dtype="float64", na_value=np.nan)
-    hr = np.where((hr >= cfg.hr_min_bpm) & (hr <= cfg.hr_max_bpm), hr, np.nan)
-    cadence = repair_cadence(f["cadence_spm"], pd.Series(speed))
-    w = cfg.smooth_samples
+    # Worked on as numpy columns (timestamps as int64 ns): the frame is built once at the end.
+    ts = pd.DatetimeIndex(raw["timestamp_utc"]).as_unit("ns").asi8
+    names = [c for c in raw.columns if c not in ("timestamp_utc", "paused", "duration_s")]
+    cols = {c: raw[c].to_numpy(dtype="float64", na_value=np.nan) for c in names}
+    t0 = ts[0]
+    seconds = (ts - t0) / 1e9
+    speed = _despike(cols["speed_mps"], seconds, cfg)
+    hr = cols["heart_rate_bpm"]
+    cols["heart_rate_bpm"] = np.where((hr >= cfg.hr_min_bpm) & (hr <= cfg.hr_max_bpm), hr, np.nan)
+    cadence = repair_cadence(pd.Series(cols["cadence_spm"]), pd.Series(speed))
     smooth = pd.DataFrame({"speed_mps": speed, "cadence_spm": cadence.to_numpy()}).rolling(
-        w, center=True, min_periods=1).median()
-    frame = f.assign(
-        speed_mps=smooth["speed_mps"].to_numpy(),
-        cadence_spm=smooth["cadence_spm"].to_numpy(),
-        heart_rate_bpm=hr,
-        paused=False,
-    )
+        cfg.smooth_samples, center=True, min_periods=1).median()
+    cols["speed_mps"] = smooth["speed_mps"].to_numpy()
+    cols["cadence_spm"] = smooth["cadence_spm"].to_numpy()
     # Pause rows: timer stops first, then long gaps not already explained by a timer stop.
     nominal = float(np.median(np.diff(seconds))) if len(seconds) > 1 else 1.0
     nominal = min(max(nominal, 1.0), cfg.pause_gap_s)
-    times = frame["timestamp_utc"]
-    in_timer_pause = pd.Series(False, index=frame.index)
-    timer_stops = []
+    paused = np.zeros(len(ts), dtype=bool)
+    timer_stops: list[int] = []
     for stop, start in _timer_pauses(timer_events):
-        if t0 <= stop <= times.iloc[-1]:
-            in_timer_pause |= (times >= stop) & (times < start)
-            timer_stops.append(stop)
-    frame["paused"] = in_timer_pause
-    gap_s = (times.shift(-1) - times).dt.total_seconds()
-    gap_rows = [times.iloc[i] + pd.Timedelta(seconds=nominal)
-                for i in np.flatnonzero((gap_s > cfg.pause_gap_s).to_numpy())
-                if not any(times.iloc[i] <= p <= times.iloc[i + 1] for p in timer_stops)]
-    pause_rows = timer_stops + gap_rows
-    if pause_rows:
-        extra = pd.DataFrame({"timestamp_utc": pd.Series(pause_rows, dtype="datetime64[ns, UTC]"),
-                              "paused": True})
-        frame = pd.concat([frame, extra], ignore_index=True)
-        frame = (frame.sort_values(["timestamp_utc", "paused"], kind="stable")
-                 .drop_duplicates("timestamp_utc", keep="last").reset_index(drop=True))
-        frame["distance_m"] = frame["distance_m"].where(~frame["paused"]
-                                                        | frame["distance_m"].notna())
-    seconds = (frame["timestamp_utc"] - t0).dt.total_seconds().to_numpy()
-    duration = np.r_[np.diff(seconds), nominal]
-    paused = frame["paused"].to_numpy(dtype=bool)
-    frame = frame.assign(elapsed_s=seconds, duration_s=duration, paused=paused, **{
-        col: np.where(paused, np.nan, frame[col].to_numpy(dtype="float64", na_value=np.nan))
-        for col in ("speed_mps", "cadence_spm", "heart_rate_bpm", "power_w")})
+        if t0 <= stop.value <= ts[-1]:
+            paused |= (ts >= stop.value) & (ts < start.value)
+            timer_stops.append(stop.value)
+    step = pd.Timedelta(seconds=nominal).value
+    gap_rows = [int(ts[i]) + step for i in np.flatnonzero(np.diff(ts) / 1e9 > cfg.pause_gap_s)
+                if not any(ts[i] <= p <= ts[i + 1] for p in timer_stops)]
+    pause_rows = np.array(timer_stops + gap_rows, dtype="int64")
+    if len(pause_rows):
+        ts = np.r_[ts, pause_rows]
+        paused = np.r_[paused, np.ones(len(pause_rows), dtype=bool)]
+        cols = {c: np.r_[v, np.full(len(pause_rows), np.nan)] for c, v in cols.items()}
+        order = np.lexsort((paused, ts))  # by time, a pause row after a sample at that time
+        ts, paused = ts[order], paused[order]
+        keep = np.r_[ts[1:] != ts[:-1], True]  # one row per time: the pause row wins
+        ts, paused = ts[keep], paused[keep]
+        cols = {c: v[order][keep] for c, v in cols.items()}
+    seconds = (ts - t0) / 1e9
+    cols["elapsed_s"] = seconds
+    for col in ("speed_mps", "cadence_spm", "heart_rate_bpm", "power_w"):
+        cols[col] = np.where(paused, np.nan, cols[col])
+    frame = pd.DataFrame({
+        "timestamp_utc": pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC"),
+        **{c: cols[c] for c in names},
+        "paused": paused,
+        "duration_s": np.r_[np.diff(seconds), nominal],
+    })
     return CleanRecords.validate(frame) if validate else frame
