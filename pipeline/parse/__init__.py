@@ -134,8 +134,10 @@ def _slice(frame: pd.DataFrame, column: str, start: pd.Timestamp,
            end: pd.Timestamp | None) -> pd.DataFrame:
     if frame.empty:
         return frame
-    times = pd.to_datetime(frame[column], utc=True)
-    mask = times >= start if end is None else (times >= start) & (times < end)
+    times = pd.DatetimeIndex(pd.to_datetime(frame[column], utc=True)).asi8
+    mask = (times >= start.value) & ((times < end.value) if end is not None else True)
+    if mask.all():  # one session holds them all: the frame itself (frames are never mutated)
+        return frame
     return frame[mask].reset_index(drop=True)
 
 
