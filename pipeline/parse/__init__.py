@@ -134,7 +134,7 @@ def _slice(frame: pd.DataFrame, column: str, start: pd.Timestamp,
            end: pd.Timestamp | None) -> pd.DataFrame:
     if frame.empty:
         return frame
-    times = pd.DatetimeIndex(pd.to_datetime(frame[column], utc=True)).asi8
+    times = pd.DatetimeIndex(pd.to_datetime(frame[column], utc=True)).as_unit("ns").asi8
     mask = (times >= start.value) & ((times < end.value) if end is not None else True)
     if mask.all():  # one session holds them all: the frame itself (frames are never mutated)
         return frame
