@@ -48,8 +48,8 @@ def history() -> list[str]:
         f"{after('ingest corpus', '–')} |",
         "| end-to-end ingest, sample squad FIT files | not measured | "
         f"{after('ingest sample', '–')} |",
-        "| clean → gait → segments → session, one sample file (pandas → numpy in the hot "
-        "paths) | 23 ms | 14 ms |",
+        "| decode, clean, gait, segments and session of one sample file, `measure_file` "
+        "(pandas → numpy in the hot paths) | 23 ms | 14 ms |",
         "| store write per file (row-wise `itertuples` → column-wise values, one insert per "
         "table per chunk) | 14 ms | 4 ms |",
         "| peak RSS, gc__fenix5x_multisport_large.fit (before: decode + measure only; after: "
