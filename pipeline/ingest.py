@@ -2,9 +2,10 @@
 
 A batch is measured file by file (in worker processes when given an executor), validated
 with one Pandera call per table, matched for duplicates against the store, and written in
-one transaction. These are the bodies of the nightly flow's tasks; ``flows/`` only decides
-batches, parallelism, retries and how the night is reported. An ``InputFileError`` quarantines the file and the
-night goes on; anything else is a bug and propagates.
+chunks, each in one transaction. These are the bodies of the nightly flow's tasks; ``flows/``
+only decides batches, parallelism, retries and how the night is reported. An
+``InputFileError`` quarantines the file and the night goes on; anything else is a bug and
+propagates.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from pipeline.store import ActivityWrite, Store, file_key, write_records
 from schemas import GaitRecords, Segments, Sessions
 
 __all__ = ["FileOutcome", "Measured", "ingest_bytes", "ingest_files", "ingest_item", "ingest_items",
-           "measure_file", "measuring_pool", "recompute", "refresh_checkins", "reprocess_store"]
-
+           "measure_file", "measure_files", "measuring_pool", "recompute", "refresh_checkins",
+           "reprocess_store"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ class Measured:
 def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | None) -> Measured:
     """Decode and measure one file's bytes; touches no store (runs in worker processes).
 
-    Layers are not validated here: ``ingest_files`` validates the whole batch's tables once.
+    Layers are not validated here: :func:`measure_files` validates its files' records in one
+    call, and ``ingest_files`` each chunk's sessions and segments.
     """
     key = file_key(data)
     try:
