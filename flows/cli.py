@@ -72,7 +72,7 @@ def ingest(inbox: str, store: StoreOpt = None, database_url: UrlOpt = None,
            workers: Annotated[int, typer.Option(
                help="Processes measuring files on this machine (1 = in the flow's process).")] = 2,
            dask_address: Annotated[str | None, typer.Option(
-               help="Run per-file tasks on a Dask cluster (tcp://host:8786).")] = None) -> None:
+               help="Run the batch tasks on a Dask cluster (tcp://host:8786).")] = None) -> None:
     """Run the nightly flow once on INBOX: ingest what is new and recompute what changed."""
     summary = _run_nightly(_inbox(inbox), store, database_url, workers, dask_address)
     if as_json:

@@ -226,24 +226,21 @@ def _fitparse_stream(data: bytes, header_size: int, layouts: list[_Layout],
 
 def _field_columns(matrix: np.ndarray, layout: _Layout, offset: int, size: int,
                    base: int) -> np.ndarray | None:
-    """One field of every record of a layout, as float64 with fitparse's invalid → NaN."""
+    """One field of every record of a layout, raw; None where fitparse gives no number."""
     if base in _BYTE_LIKE or base not in BASE_TYPES:
         return None  # fitparse gives a tuple or bytes: not a number
     kind = BASE_TYPES[base][0]
     if size != _SIZE[base]:
         return None  # an array value (fitparse gives a tuple)
     dtype = np.dtype(kind).newbyteorder(">" if layout.big_endian else "<")
-    raw = np.ascontiguousarray(matrix[:, offset:offset + size]).view(dtype)[:, 0]
-    return raw
+    return np.ascontiguousarray(matrix[:, offset:offset + size]).view(dtype)[:, 0]
 
 
 def _numbers(raw: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
     """(values as float64, mask of invalid values)."""
     invalid = BASE_TYPES[base][1]
-    if invalid is None:
-        values = raw.astype("float64")
-        return values, np.isnan(values)
-    return raw.astype("float64"), raw == invalid
+    values = raw.astype("float64")
+    return values, np.isnan(values) if invalid is None else raw == invalid
 
 
 def _scaled(values: np.ndarray, scale: float | None, offset: float | None) -> np.ndarray:

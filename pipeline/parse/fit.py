@@ -1,6 +1,7 @@
 """FIT decoding: the vectorised path where it applies, fitparse (the reference) otherwise.
 
-fitparse salvages what precedes any damage; the fast path only takes undamaged files.
+fitparse salvages what precedes any damage; the fast path takes intact and truncated files
+and declines the rest (a bad CRC, undecodable data), which fitparse then reads.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from fitparse import UncachedFitFile
+from fitparse.processors import UTC_REFERENCE
 from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
 
 from pipeline.activity import FOOT_SPORTS
@@ -29,8 +31,7 @@ from pipeline.units import FIT_POWER_ON_LIMIT, semicircles_to_degrees
 
 __all__ = ["FitContent", "decode_fit", "utc_timestamp"]
 
-_FIT_EPOCH = dt.datetime(1989, 12, 31)  # FIT date_time 0, UTC
-_FIT_EPOCH_UNIX_S = 631065600
+_FIT_EPOCH = dt.datetime(1989, 12, 31)  # FIT date_time 0 (UTC_REFERENCE in Unix seconds)
 
 REFERENCE_DECODER = f"fitparse {version('python-fitparse')}"
 FAST_DECODER = f"numpy records + {REFERENCE_DECODER}"
@@ -197,7 +198,7 @@ def to_timestamps(values: list[Any] | np.ndarray, anchor: pd.Timestamp | None) -
     whole = np.where(known, seconds, 0).astype("int64")  # FIT date_time is whole seconds
     absolute = known & (seconds >= FIT_POWER_ON_LIMIT)
     ns = np.full(len(seconds), np.iinfo("int64").min, dtype="int64")  # NaT
-    ns[absolute] = (whole[absolute] + _FIT_EPOCH_UNIX_S) * 1_000_000_000
+    ns[absolute] = (whole[absolute] + UTC_REFERENCE) * 1_000_000_000
     if anchor is not None:
         relative = known & ~absolute
         ns[relative] = anchor.value + whole[relative] * 1_000_000_000
