@@ -139,9 +139,8 @@ def segment_table(gait: pd.DataFrame, activity_id: str, *, validate: bool = True
     labels = gait["gait"].to_numpy(dtype=str)
     first = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(labels) else \
         np.array([], dtype=np.int64)
-    dist = gait["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
-    dist = dist[np.maximum.accumulate(np.where(~np.isnan(dist), np.arange(len(dist)), 0))] \
-        if len(dist) else dist  # carried forward over samples without distance
+    # Distance carried forward over samples without it.
+    dist = gait["distance_m"].astype("float64").ffill().to_numpy(na_value=np.nan)
     start_dist = dist[first]
     end_dist = np.r_[start_dist[1:], dist[-1]] if len(first) else np.array([])
     duration = gait["duration_s"].to_numpy(dtype="float64")

@@ -253,7 +253,7 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
                        for i in todo]
     results = _measure_all(jobs, store, executor)
     for i in todo:  # while the workers measure
-        store.archive_raw(files[i][0])
+        store.archive_raw(files[i][0], keys[i])
     # Store in chunks as results arrive, so writing overlaps the workers' measuring.
     chunk: list[tuple[int, Measured]] = []
     copies: dict[str, str | None] = {}
@@ -293,7 +293,7 @@ def ingest_items(store: Store, items: Iterable[InboxItem], roster: Mapping[str, 
             early.append(FileOutcome(item.name, item.athlete_id, "duplicate",
                                      "same archive already seen"))
             continue
-        store.archive_raw(data)
+        store.archive_raw(data, key)
         members = 0
         try:
             for member, member_data in read_zip_members(item.path):

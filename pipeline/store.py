@@ -259,9 +259,9 @@ class Store:
     def raw_path(self, key: str) -> Path:
         return self.root / "raw" / key[:2] / key
 
-    def archive_raw(self, data: bytes) -> str:
-        """Keep the input bytes under their SHA-256; returns the key."""
-        key = file_key(data)
+    def archive_raw(self, data: bytes, key: str | None = None) -> str:
+        """Keep the input bytes under their SHA-256 (``key`` if the caller has it); returns it."""
+        key = key or file_key(data)
         path = self.raw_path(key)
         if not path.exists():
             _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
