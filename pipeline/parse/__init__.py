@@ -35,7 +35,7 @@ from pipeline.errors import (
 )
 from pipeline.parse import fit as _fit
 from pipeline.parse import gpx as _gpx
-from pipeline.units import FIT_POWER_ON_LIMIT, haversine_m
+from pipeline.units import haversine_m
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "detect_format", "read_activity"]
 
@@ -74,24 +74,37 @@ def _gunzip(data: bytes, path: str) -> bytes:
     return out
 
 
-def _column(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
-    if name not in frame:
-        return np.full(len(rows), np.nan)
-    return frame[name].to_numpy(dtype="float64", na_value=np.nan)[rows]
+Columns = dict[str, np.ndarray]  # records as arrays; timestamp_utc in int64 UTC nanoseconds
 
 
-def _finalise(frame: pd.DataFrame) -> pd.DataFrame:
+def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+
+
+def _columns(frame: pd.DataFrame) -> Columns:
+    """A records frame as arrays (float64; timestamps as int64 nanoseconds)."""
+    cols = {c: frame[c].to_numpy(dtype="float64", na_value=np.nan)
+            for c in frame.columns if c != "timestamp_utc"}
+    cols["timestamp_utc"] = pd.DatetimeIndex(frame["timestamp_utc"]).as_unit("ns").asi8
+    return cols
+
+
+def _finalise(cols: Columns) -> pd.DataFrame:
     """Sort, drop repeated timestamps, fill distance/speed, express as canonical columns."""
-    times = pd.DatetimeIndex(frame["timestamp_utc"].astype("datetime64[ns, UTC]")).asi8
-    known = np.flatnonzero(times != np.iinfo("int64").min)
+    times = cols["timestamp_utc"]
+    known = np.flatnonzero(times != _fit.NAT)
     rows = known[np.argsort(times[known], kind="stable")]
     t = times[rows]
     keep = np.r_[t[1:] != t[:-1], True] if len(t) else np.array([], dtype=bool)
     rows, t = rows[keep], t[keep]  # a repeated timestamp keeps its last sample
-    lat, lon = _column(frame, "lat_deg", rows), _column(frame, "lon_deg", rows)
+
+    def column(name: str) -> np.ndarray:  # a copy, in time order
+        return cols[name][rows] if name in cols else np.full(len(rows), np.nan)
+
+    lat, lon = column("lat_deg"), column("lon_deg")
     lat[(lat < -90) | (lat > 90)] = np.nan
     lon[(lon < -180) | (lon > 180)] = np.nan
-    dist = _column(frame, "distance_m", rows)
+    dist = column("distance_m")
     if np.isnan(dist).all() and (~np.isnan(lat)).sum() >= 2:
         # GPS positions zigzag around the true path; a centred 3-point mean removes most of
         # that before summing (FR945 GPX vs FIT: +1.06 % raw, +0.24 % smoothed, -0.5 % with 5).
@@ -103,46 +116,58 @@ def _finalise(frame: pd.DataFrame) -> pd.DataFrame:
         dist[np.isnan(lat) & pd.Series(lat).ffill().isna().to_numpy()] = np.nan
     dist[dist < 0] = np.nan
     seconds = (t - t[0]) / 1e9 if len(t) else np.array([], dtype="float64")
-    speed = _column(frame, "speed_mps", rows)
+    speed = column("speed_mps")
     with np.errstate(divide="ignore", invalid="ignore"):
         derived = np.r_[np.nan, np.diff(dist) / np.diff(seconds)] if len(t) else speed
     speed = np.where(np.isnan(speed), derived, speed)
     speed[speed < 0] = np.nan
-    hr = _column(frame, "heart_rate_bpm", rows)
+    hr = column("heart_rate_bpm")
     hr[(hr <= 0) | (hr > 255)] = np.nan
-    power = _column(frame, "power_w", rows)
+    power = column("power_w")
     power[power < 0] = np.nan
     return pd.DataFrame({
-        "timestamp_utc": pd.DatetimeIndex(t.view("datetime64[ns]")).tz_localize("UTC"),
+        "timestamp_utc": _utc(t),
         "elapsed_s": seconds,
         "distance_m": dist,
         "speed_mps": speed,
-        "cadence_spm": _column(frame, "cadence_spm", rows),
+        "cadence_spm": column("cadence_spm"),
         "heart_rate_bpm": hr,
-        "altitude_m": _column(frame, "altitude_m", rows),
+        "altitude_m": column("altitude_m"),
         "lat_deg": lat,
         "lon_deg": lon,
         "power_w": power,
-    })[list(RECORD_COLUMNS)]
+    }, columns=list(RECORD_COLUMNS))
 
 
-def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(columns)) if rows else empty_frame(columns)
+class _Messages:
+    """Laps, timer events or splits as a frame, with their time column as nanoseconds."""
 
+    def __init__(self, time_column: str, columns: tuple[str, ...], values: dict[str, list[Any]],
+                 times: dict[str, np.ndarray]) -> None:
+        known = times[time_column] != _fit.NAT
+        self.times = times[time_column][known]
+        if not known.any():
+            self.frame = empty_frame(columns)
+            return
+        data: dict[str, Any] = {c: _utc(ns[known]) for c, ns in times.items()}
+        data.update({c: [v for v, k in zip(vals, known, strict=True) if k]
+                     for c, vals in values.items()})
+        self.frame = pd.DataFrame(data, columns=list(columns))
 
-def _slice(frame: pd.DataFrame, column: str, start: pd.Timestamp,
-           end: pd.Timestamp | None) -> pd.DataFrame:
-    if frame.empty:
-        return frame
-    times = pd.DatetimeIndex(pd.to_datetime(frame[column], utc=True)).as_unit("ns").asi8
-    mask = (times >= start.value) & ((times < end.value) if end is not None else True)
-    if mask.all():  # one session holds them all: the frame itself (frames are never mutated)
-        return frame
-    return frame[mask].reset_index(drop=True)
+    def between(self, start: pd.Timestamp, end: pd.Timestamp | None) -> pd.DataFrame:
+        """The messages timed in [start, end) (the frame itself when all are)."""
+        mask = (self.times >= start.value) & ((self.times < end.value) if end is not None else True)
+        if mask.all():  # one session holds them all (frames are never mutated)
+            return self.frame
+        return self.frame[mask].reset_index(drop=True)
 
 
 def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+def _floats(messages: list[dict[str, Any]], field: str) -> list[float | None]:
+    return [_float(m.get(field)) for m in messages]
 
 
 def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
@@ -150,21 +175,17 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
     content = _fit.decode_fit(data, path, decoder)
     notes = list(content.warnings)
     anchor = _fit.power_on_anchor(content)
-    raw = _fit.records_frame(content, anchor)
+    cols = _fit.record_columns(content, anchor)
     if anchor is not None:
         notes.append("device clock was not set (timestamps since power-on); anchored to the "
                      "activity's local time, UTC offset unknown")
-    if raw["timestamp_utc"].isna().all():
+    known = cols["timestamp_utc"] != _fit.NAT
+    if not known.any():
         raise CorruptFileError(path, "timestamps are seconds since device power-on and the "
                                "file holds no absolute time to anchor them")
-    if raw["timestamp_utc"].isna().any():
-        notes.append(f"{int(raw['timestamp_utc'].isna().sum())} records without a usable "
-                     "timestamp dropped")
-
-    def ts(value: Any) -> pd.Timestamp | None:
-        if isinstance(value, int) and anchor is not None and value < FIT_POWER_ON_LIMIT:
-            return anchor + pd.Timedelta(seconds=value)
-        return _fit.utc_timestamp(value)
+    if not known.all():
+        notes.append(f"{int((~known).sum())} records without a usable timestamp dropped")
+        cols = {name: values[known] for name, values in cols.items()}
 
     local_offset: float | None = None
     a_ts, a_local = content.activity.get("timestamp"), content.activity.get("local_timestamp")
@@ -176,51 +197,56 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
         if abs(offset) <= 14 * 3600:
             local_offset = float(round(offset / 900.0) * 900.0)
 
-    events = _frame([{"timestamp_utc": ts(e.get("timestamp")), "event_type": str(e.get("event_type")),
-                      "trigger": e.get("timer_trigger")}
-                     for e in content.events
-                     if e.get("event") == "timer" and ts(e.get("timestamp")) is not None],
-                    TIMER_EVENT_COLUMNS)
-    laps = _frame([{"start_utc": ts(lp.get("start_time")), "elapsed_s": _float(lp.get("total_elapsed_time")),
-                    "timer_s": _float(lp.get("total_timer_time")),
-                    "distance_m": _float(lp.get("total_distance"))}
-                   for lp in content.laps if ts(lp.get("start_time")) is not None], LAP_COLUMNS)
-    splits = _frame([{"split_type": str(s.get("split_type")), "start_utc": ts(s.get("start_time")),
-                      "end_utc": ts(s.get("end_time")),
-                      "elapsed_s": _float(s.get("total_elapsed_time")),
-                      "timer_s": _float(s.get("total_timer_time")),
-                      "distance_m": _float(s.get("total_distance"))}
-                     for s in content.splits if ts(s.get("start_time")) is not None], SPLIT_COLUMNS)
+    def times(messages: list[dict[str, Any]], field: str) -> np.ndarray:
+        return _fit.to_timestamps([m.get(field) for m in messages], anchor)
 
-    session_msgs = sorted((s for s in content.sessions if ts(s.get("start_time")) is not None),
-                          key=lambda s: ts(s.get("start_time")))  # type: ignore[arg-type,return-value]
-    valid = raw.dropna(subset=["timestamp_utc"]).reset_index(drop=True)
+    timer_msgs = [e for e in content.events if e.get("event") == "timer"]
+    events = _Messages("timestamp_utc", TIMER_EVENT_COLUMNS, {
+        "event_type": [str(e.get("event_type")) for e in timer_msgs],
+        "trigger": [e.get("timer_trigger") for e in timer_msgs]},
+        {"timestamp_utc": times(timer_msgs, "timestamp")})
+    laps = _Messages("start_utc", LAP_COLUMNS, {
+        "elapsed_s": _floats(content.laps, "total_elapsed_time"),
+        "timer_s": _floats(content.laps, "total_timer_time"),
+        "distance_m": _floats(content.laps, "total_distance")},
+        {"start_utc": times(content.laps, "start_time")})
+    splits = _Messages("start_utc", SPLIT_COLUMNS, {
+        "split_type": [str(s.get("split_type")) for s in content.splits],
+        "elapsed_s": _floats(content.splits, "total_elapsed_time"),
+        "timer_s": _floats(content.splits, "total_timer_time"),
+        "distance_m": _floats(content.splits, "total_distance")},
+        {"start_utc": times(content.splits, "start_time"),
+         "end_utc": times(content.splits, "end_time")})
+
+    session_start = times(content.sessions, "start_time")
+    order = [i for i in np.argsort(session_start, kind="stable") if session_start[i] != _fit.NAT]
+    session_msgs = [content.sessions[i] for i in order]
+    start_ns = session_start[order]
     if not session_msgs:
         notes.append("no session message (file not finalised); summary derived from records")
         session_msgs = [{"start_time": None, "sport": None}]
-    starts = [ts(s.get("start_time")) or valid["timestamp_utc"].min() for s in session_msgs]
-    idx = np.searchsorted(np.array([s.value for s in starts]),
-                          valid["timestamp_utc"].astype("int64").to_numpy(), side="right") - 1
-    valid["_session"] = np.clip(idx, 0, len(starts) - 1)
+        start_ns = np.array([cols["timestamp_utc"].min()])
+    starts = list(_utc(start_ns))
+    session_of = np.clip(np.searchsorted(start_ns, cols["timestamp_utc"], side="right") - 1,
+                         0, len(starts) - 1)
     sports = [_fit.sport_of(s) for s in session_msgs]
-    foot = pd.Series(np.array([_fit.is_foot_sport(sp) for sp in sports])[valid["_session"]],
-                     index=valid.index)
-    scale, factor = decide_cadence_scale(valid["cadence_spm"].where(foot).to_numpy(),
-                                         valid["speed_mps"].to_numpy(), "fit")
-    valid["cadence_spm"] = (valid["cadence_spm"] * factor).where(foot)
+    foot = np.array([_fit.is_foot_sport(sp) for sp in sports])[session_of]
+    scale, factor = decide_cadence_scale(np.where(foot, cols["cadence_spm"], np.nan),
+                                         cols["speed_mps"], "fit")
+    cols["cadence_spm"] = np.where(foot, cols["cadence_spm"] * factor, np.nan)
     if scale in ("implausible", "spm"):
         notes.append(f"cadence scale decided from the data: {scale}")
-    records = _finalise(valid)
+    records = _finalise(cols)
     if len(records) < 2:
         raise EmptyActivityError(path, "FIT activity holds fewer than two timestamped records")
 
     sessions: list[SessionSummary] = []
     for i, (msg, start) in enumerate(zip(session_msgs, starts, strict=True)):
-        part = valid[valid["_session"] == i]
-        if part.empty:
+        part = session_of == i
+        if not part.any():
             continue
         # One session holding every record is the whole activity: finalise once.
-        recs = records if len(part) == len(valid) else _finalise(part)
+        recs = records if part.all() else _finalise({k: v[part] for k, v in cols.items()})
         elapsed = _float(msg.get("total_elapsed_time")) or float(recs["elapsed_s"].iloc[-1])
         timer = _float(msg.get("total_timer_time")) or elapsed
         cad = msg.get("avg_running_cadence", msg.get("avg_cadence"))
@@ -239,9 +265,9 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
             workout_rpe=rpe / 10.0 if rpe is not None else None,  # FIT stores CR-10 × 10
             workout_feel=_float(msg.get("workout_feel")),
             records=recs,
-            timer_events=_slice(events, "timestamp_utc", start, end),
-            splits=_slice(splits, "start_utc", start, end),
-            laps=_slice(laps, "start_utc", start, end),
+            timer_events=events.between(start, end),
+            splits=splits.between(start, end),
+            laps=laps.between(start, end),
         ))
     fid = content.file_id
     device = Device(
@@ -253,8 +279,8 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
     provenance = Provenance(format="fit", sha256=sha, decoder=content.decoder, crc_ok=content.crc_ok,
                             truncated=content.truncated, compression=compression,
                             cadence_scale=scale, warnings=tuple(notes))
-    return Activity(records=records, sessions=tuple(sessions), laps=laps, timer_events=events,
-                    splits=splits, device=device, local_offset_s=local_offset,
+    return Activity(records=records, sessions=tuple(sessions), laps=laps.frame,
+                    timer_events=events.frame, splits=splits.frame, device=device, local_offset_s=local_offset,
                     provenance=provenance)
 
 
@@ -262,8 +288,8 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
     tracks, creator, notes = _gpx.decode_gpx(data, path)
     # Finalise every track first (this derives speed from positions where the file has none),
     # then decide the cadence scale once for the file from its foot-sport samples (§5.5).
-    finalised = [(_fit.is_foot_sport(t.sport), _finalise(t.points.assign(
-        cadence_spm=t.points["cadence_raw"], distance_m=np.nan))) for t in tracks]
+    finalised = [(_fit.is_foot_sport(t.sport), _finalise(_columns(t.points.assign(
+        cadence_spm=t.points["cadence_raw"], distance_m=np.nan)))) for t in tracks]
     scale, factor = decide_cadence_scale(
         np.concatenate([r["cadence_spm"].to_numpy() if foot else np.full(len(r), np.nan)
                         for foot, r in finalised]),

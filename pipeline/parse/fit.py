@@ -42,7 +42,7 @@ class FitContent:
 
     ``records`` holds one entry per record message for each of ``RECORD_FIELDS``: lists of
     fitparse values from the reference decoder, float64 arrays (timestamps in raw FIT seconds)
-    from the fast one. ``records_frame`` turns either into the same canonical columns.
+    from the fast one. ``record_columns`` turns either into the same canonical columns.
     """
 
     def __init__(self) -> None:
@@ -182,8 +182,11 @@ def power_on_anchor(content: FitContent) -> pd.Timestamp | None:
     return None
 
 
-def to_timestamps(values: list[Any] | np.ndarray, anchor: pd.Timestamp | None) -> pd.Series:
-    """FIT date_time values to UTC timestamps; power-on seconds use ``anchor`` or become NaT.
+NAT = np.iinfo("int64").min  # a missing time in int64 nanoseconds (what NaT is underneath)
+
+
+def to_timestamps(values: list[Any] | np.ndarray, anchor: pd.Timestamp | None) -> np.ndarray:
+    """FIT date_time values to UTC nanoseconds; power-on seconds use ``anchor`` or become NAT.
 
     ``values`` are fitparse values (datetimes, ints for power-on seconds, None) or raw FIT
     seconds as float64 with NaN for missing.
@@ -197,12 +200,12 @@ def to_timestamps(values: list[Any] | np.ndarray, anchor: pd.Timestamp | None) -
     known = ~np.isnan(seconds)
     whole = np.where(known, seconds, 0).astype("int64")  # FIT date_time is whole seconds
     absolute = known & (seconds >= FIT_POWER_ON_LIMIT)
-    ns = np.full(len(seconds), np.iinfo("int64").min, dtype="int64")  # NaT
+    ns = np.full(len(seconds), NAT, dtype="int64")
     ns[absolute] = (whole[absolute] + UTC_REFERENCE) * 1_000_000_000
     if anchor is not None:
         relative = known & ~absolute
         ns[relative] = anchor.value + whole[relative] * 1_000_000_000
-    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
+    return ns
 
 
 def _num(values: list[Any] | np.ndarray) -> np.ndarray:
@@ -212,8 +215,11 @@ def _num(values: list[Any] | np.ndarray) -> np.ndarray:
                     dtype="float64")
 
 
-def records_frame(content: FitContent, anchor: pd.Timestamp | None) -> pd.DataFrame:
-    """Record messages as canonical columns (cadence still one-leg rpm × 2, scale undecided)."""
+def record_columns(content: FitContent, anchor: pd.Timestamp | None) -> dict[str, np.ndarray]:
+    """Record messages as canonical columns (cadence still one-leg rpm × 2, scale undecided).
+
+    ``timestamp_utc`` is int64 UTC nanoseconds with NAT where unknown; the rest is float64.
+    """
     r = content.records
     speed = _num(r["enhanced_speed"])
     speed = np.where(np.isnan(speed), _num(r["speed"]), speed)
@@ -223,7 +229,7 @@ def records_frame(content: FitContent, anchor: pd.Timestamp | None) -> pd.DataFr
     fraction = np.nan_to_num(_num(r["fractional_cadence"]), nan=0.0)
     cadence256 = _num(r["cadence256"])  # fitparse applies the 1/256 scale: rpm
     rpm = np.where(np.isnan(cadence), cadence256, cadence + fraction)
-    return pd.DataFrame({
+    return {
         "timestamp_utc": to_timestamps(r["timestamp"], anchor),
         "distance_m": _num(r["distance"]),
         "speed_mps": speed,
@@ -233,7 +239,7 @@ def records_frame(content: FitContent, anchor: pd.Timestamp | None) -> pd.DataFr
         "lat_deg": semicircles_to_degrees(_num(r["position_lat"])),
         "lon_deg": semicircles_to_degrees(_num(r["position_long"])),
         "power_w": _num(r["power"]),
-    })
+    }
 
 
 def sport_of(session: dict[str, Any]) -> str:
