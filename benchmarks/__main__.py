@@ -204,10 +204,11 @@ def _squad_store(root: Path, athletes: int, weeks: int) -> tuple[Any, dict[str, 
     segs = ids.merge(segments.rename(columns={"activity_id": "_base"}), on="_base").drop(
         columns="_base")
     store = Store(root / "squad")
-    writes = [ActivityWrite(f"k{i}", f"{i}.fit", aid, part, segs[segs["activity_id"].isin(
-        part["activity_id"])], {}, status="ingested", reason=None)
-              for i, (aid, part) in enumerate(big.groupby("athlete_id"))]
-    store.write_batch(writes)
+    keys = {aid: f"k{i}" for i, aid in enumerate(big["athlete_id"].unique())}
+    writes = [ActivityWrite(keys[aid], f"{keys[aid]}.fit", str(aid), len(part), {}, status="ingested",
+                            reason=None) for aid, part in big.groupby("athlete_id")]
+    store.write_batch(writes, sessions=big.assign(file_key=big["athlete_id"].map(keys)),
+                      segments=segs)
     checkins = sample.table("checkins")
     checkins = checkins[checkins["athlete_id"] == "cara"]
     span_days = (template["local_date"].max() - template["local_date"].min()).days + 7

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipeline.activity import Provenance
@@ -29,7 +28,7 @@ from pipeline.errors import InputFileError, UnsupportedFileError
 from pipeline.evaluate import Evaluation, evaluate
 from pipeline.inbox import InboxItem, read_zip_members
 from pipeline.parse import detect_format, read_activity
-from pipeline.session import apply_checkin_rpe, measure_session
+from pipeline.session import apply_checkin_rpe, measure_session, sessions_frame
 from pipeline.store import ActivityWrite, Store, file_key, write_records
 from schemas import GaitRecords, Segments, Sessions
 
@@ -57,7 +56,7 @@ class Measured:
     athlete_id: str
     key: str
     error: InputFileError | None = None
-    sessions: pd.DataFrame | None = None
+    sessions: tuple[dict[str, Any], ...] = ()  # Sessions rows (``SessionResult.row``)
     segments: pd.DataFrame | None = None
     records: dict[str, pd.DataFrame] = field(default_factory=dict)
     provenance: Provenance | None = None
@@ -78,9 +77,10 @@ def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | Non
         return Measured(name, athlete_id, key, error=exc)
     return Measured(
         name, athlete_id, key,
-        sessions=pd.concat([r.session for r in results], ignore_index=True),
-        segments=pd.concat([r.segments for r in results], ignore_index=True),
-        records={r.session["activity_id"].iloc[0]: r.records for r in results},
+        sessions=tuple(r.row for r in results),
+        segments=pd.concat([r.segments for r in results], ignore_index=True)
+        if len(results) > 1 else results[0].segments,
+        records={r.row["activity_id"]: r.records for r in results},
         provenance=activity.provenance)
 
 
@@ -134,16 +134,15 @@ def _measure_all(jobs: list[Job], store: Store, executor: Executor | None) -> It
 
 def _stacked(good: list[Measured]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The files' sessions (with ``file_key``) and segments, each validated in one call."""
-    sessions = Sessions.validate(pd.concat([m.sessions for m in good], ignore_index=True))
+    sessions = Sessions.validate(sessions_frame([row for m in good for row in m.sessions]))
     segments = Segments.validate(pd.concat([m.segments for m in good], ignore_index=True))
-    keys = np.repeat([m.key for m in good], [len(m.sessions) for m in good])  # type: ignore[arg-type]
+    keys = [m.key for m in good for _ in m.sessions]
     return sessions.assign(file_key=keys), segments
 
 
 def _activity_write(m: Measured, status: str, reason: str | None) -> ActivityWrite:
-    assert m.sessions is not None and m.provenance is not None
-    return ActivityWrite(m.key, m.name, m.athlete_id, m.sessions, m.segments, m.records,
-                         status=status, reason=reason, sha256=m.provenance.sha256,
+    assert m.provenance is not None
+    return ActivityWrite(m.key, m.name, m.athlete_id, len(m.sessions), m.records, status=status, reason=reason, sha256=m.provenance.sha256,
                          fmt=m.provenance.format, truncated=m.provenance.truncated,
                          warnings=m.provenance.warnings)
 
@@ -191,8 +190,8 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]],
                                       f"{m.error.kind}: {m.error.reason}")
             writes.append(_quarantined(m))
             continue
-        assert m.sessions is not None and m.provenance is not None
-        ids = tuple(m.sessions["activity_id"])
+        assert m.provenance is not None
+        ids = tuple(row["activity_id"] for row in m.sessions)
         copies = [dups.get(a) for a in ids]
         status = "duplicate" if all(c is not None for c in copies) else "ingested"
         reason = (f"copy of session {copies[0]}" if status == "duplicate" else

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "interval_structure",
     "local_date",
     "measure_session",
+    "sessions_frame",
 ]
 
 
@@ -132,25 +134,45 @@ def activity_id_for(sha256: str, session_index: int) -> str:
 
 @dataclass(frozen=True)
 class SessionResult:
-    """The three layers measured from one session."""
+    """The three layers measured from one session.
 
-    session: pd.DataFrame  # one Sessions row
+    ``row`` is the Sessions row as plain values; ``session`` is that row as a one-row frame
+    (built on first use: a batch stacks many rows into one frame instead).
+    """
+
+    row: dict[str, Any]
     records: pd.DataFrame  # GaitRecords
     segments: pd.DataFrame  # Segments
     structure: IntervalStructure
+    validated: bool = True
+
+    @cached_property
+    def session(self) -> pd.DataFrame:
+        """One Sessions row (validated when ``measure_session`` was asked to validate)."""
+        frame = sessions_frame([self.row])
+        return Sessions.validate(frame) if self.validated else frame
 
 
-def _trimp(records: pd.DataFrame, athlete: Athlete | None) -> tuple[float | None, float | None, str | None]:
-    moving = records[~records["paused"]]
-    if moving["heart_rate_bpm"].notna().sum() == 0:
+def sessions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Session rows (``SessionResult.row``) stacked into one frame, not yet validated."""
+    return pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
+
+
+def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _trimp(hr: np.ndarray, duration: np.ndarray,
+           athlete: Athlete | None) -> tuple[float | None, float | None, str | None]:
+    """TRIMPs over moving samples (``hr``, ``duration`` already without paused rows)."""
+    if np.isnan(hr).all():
         return None, None, "no heart rate recorded"
     if athlete is None or athlete.hr_max_bpm is None or athlete.hr_rest_bpm is None:
         return None, None, "athlete's resting and maximum heart rate unknown"
-    edwards = edwards_trimp(moving["heart_rate_bpm"], moving["duration_s"], athlete.hr_max_bpm)
+    edwards = edwards_trimp(hr, duration, athlete.hr_max_bpm)
     if athlete.sex is None:
         return None, edwards, "sex unknown: Banister constants need an explicit choice"
-    banister = banister_trimp(moving["heart_rate_bpm"], moving["duration_s"],
-                              athlete.hr_rest_bpm, athlete.hr_max_bpm, athlete.sex)
+    banister = banister_trimp(hr, duration, athlete.hr_rest_bpm, athlete.hr_max_bpm, athlete.sex)
     return banister, edwards, None
 
 
@@ -188,16 +210,23 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         agreement = float((w * (data_labels.loc[cover, "gait"] == watch[cover])).sum() / w.sum())
     segments = segment_table(gait, aid, validate=validate)
     st = interval_structure(segments)
-    running = gait[gait["gait"] == "run"]
-    cadence = running["cadence_spm"].median() if running["cadence_spm"].notna().any() else None
-    distance = gait["distance_m"].max() - gait["distance_m"].min() if gait["distance_m"].notna().any() else None
-    run_distance = float(segments.loc[segments["gait"] == "run", "distance_m"].sum()) if distance is not None else None
-    elapsed = float(gait["duration_s"].sum())
+    # Summary statistics on numpy columns; missing values are skipped as pandas would.
+    labels = gait["gait"].to_numpy(dtype=str)
+    moving = ~gait["paused"].to_numpy(dtype=bool)
+    cadence = _floats(gait, "cadence_spm")[labels == "run"]
+    cadence = cadence[~np.isnan(cadence)]
+    dist = _floats(gait, "distance_m")
+    has_distance = not np.isnan(dist).all()
+    distance = float(np.nanmax(dist) - np.nanmin(dist)) if has_distance else None
+    seg_dist = _floats(segments, "distance_m")[segments["gait"].to_numpy(dtype=str) == "run"]
+    run_distance = float(np.nansum(seg_dist)) if has_distance else None
+    duration = _floats(gait, "duration_s")
+    elapsed = float(duration.sum())
     timer = elapsed - st.pause_s
     rpe, rpe_source = (checkin_rpe, "checkin") if checkin_rpe is not None else (
         (s.workout_rpe, "watch") if s.workout_rpe is not None else (None, None))
-    banister, edwards, trimp_reason = _trimp(gait, athlete)
-    hr = gait["heart_rate_bpm"]
+    hr = _floats(gait, "heart_rate_bpm")
+    banister, edwards, trimp_reason = _trimp(hr[moving], duration[moving], athlete)
     row: dict[str, Any] = {
         "activity_id": aid, "athlete_id": athlete_id, "sport": s.sport,
         "start_utc": s.start_utc,
@@ -215,8 +244,9 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         "recovery_s_median": float(np.median(st.recoveries_s)) if st.recoveries_s else None,
         "pattern": st.pattern, "pattern_regular": st.regular,
         "warmup_s": st.warmup_s, "cooldown_s": st.cooldown_s,
-        "cadence_spm_median": cadence, "cadence_scale": activity.provenance.cadence_scale,
-        "heart_rate_bpm_mean": float(hr.mean()) if hr.notna().any() else None,
+        "cadence_spm_median": float(np.median(cadence)) if len(cadence) else None,
+        "cadence_scale": activity.provenance.cadence_scale,
+        "heart_rate_bpm_mean": float(np.nanmean(hr)) if not np.isnan(hr).all() else None,
         "load_duration_min": timer / 60.0, "load_run_min": st.run_s / 60.0,
         "load_distance_km": distance / 1000.0 if distance is not None else None,
         "trimp_banister": banister, "trimp_edwards": edwards,
@@ -228,9 +258,11 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         "sha256": activity.provenance.sha256, "truncated": activity.provenance.truncated,
         "duplicate_of": None,
     }
-    session = pd.DataFrame([row])
-    session = Sessions.validate(session) if validate else session
-    return SessionResult(session=session, records=gait, segments=segments, structure=st)
+    result = SessionResult(row=row, records=gait, segments=segments, structure=st,
+                           validated=validate)
+    if validate:
+        _ = result.session  # raises here, not at first use, when the row breaks the model
+    return result
 
 
 def apply_checkin_rpe(sessions: pd.DataFrame, checkins: pd.DataFrame) -> pd.DataFrame:

@@ -165,13 +165,12 @@ _DEDUP_COLUMNS = ("activity_id", "athlete_id", "sport", "start_utc", "elapsed_s"
 
 @dataclass(frozen=True)
 class ActivityWrite:
-    """One file's rows for :meth:`Store.write_batch`, with its ledger entry."""
+    """One file's ledger entry for :meth:`Store.write_batch`, and its records if unwritten."""
 
     key: str
     name: str
     athlete_id: str | None
-    sessions: pd.DataFrame | None
-    segments: pd.DataFrame | None
+    n_sessions: int | None
     records: dict[str, pd.DataFrame]
     status: str
     reason: str | None
@@ -184,7 +183,7 @@ class ActivityWrite:
     @classmethod
     def quarantined(cls, key: str, name: str, athlete_id: str | None, kind: str,
                     reason: str) -> ActivityWrite:
-        return cls(key, name, athlete_id, None, None, {}, status="quarantined", reason=reason,
+        return cls(key, name, athlete_id, None, {}, status="quarantined", reason=reason,
                    error_kind=kind)
 
     def ledger_row(self) -> dict[str, Any]:
@@ -192,7 +191,7 @@ class ActivityWrite:
             "file_key": self.key, "name": self.name, "athlete_id": self.athlete_id,
             "status": self.status, "reason": self.reason, "error_kind": self.error_kind,
             "sha256": self.sha256, "format": self.fmt,
-            "n_sessions": len(self.sessions) if self.sessions is not None else None,
+            "n_sessions": self.n_sessions,
             "truncated": self.truncated, "warnings": "; ".join(self.warnings) or None}
         return {k: _plain(v) for k, v in row.items()}
 
@@ -318,21 +317,14 @@ class Store:
         overwrites; the ledger never names a file whose rows are missing.
 
         Args:
-            writes: One entry per file (quarantined files carry no rows).
+            writes: One ledger entry per file (quarantined files carry no rows), with the
+                records still to write (measuring processes may have written them already).
             duplicates: ``duplicate_of`` updates for sessions already stored.
-            sessions, segments: The batch's rows already stacked (sessions with their
-                ``file_key``); by default they are stacked from ``writes``.
+            sessions, segments: The batch's rows, stacked (sessions with their ``file_key``).
         """
         for w in writes:
             for activity_id, frame in w.records.items():
                 write_records(self.root / "records", activity_id, frame)
-        stored = [w for w in writes if w.sessions is not None]
-        if sessions is None and stored:
-            sessions = pd.concat([w.sessions.assign(file_key=w.key) for w in stored
-                                  if w.sessions is not None], ignore_index=True)
-        if segments is None and stored:
-            parts = [w.segments for w in stored if w.segments is not None and len(w.segments)]
-            segments = pd.concat(parts, ignore_index=True) if parts else None
         ids = list(sessions["activity_id"]) if sessions is not None else []
         with self._lock, self.engine.begin() as conn:
             if ids:
