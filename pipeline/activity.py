@@ -29,7 +29,7 @@ FOOT_SPORTS = frozenset({"running", "walking", "hiking", "generic", "training", 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:
     """An empty frame with the given columns (used for absent laps, events, splits)."""
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    return pd.DataFrame(columns=list(columns), dtype="object")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -207,8 +209,20 @@ def write_records(records_dir: Path, activity_id: str, frame: pd.DataFrame) -> N
     Records are written before the rows that name them commit; until then an orphan file
     is harmless and the next run overwrites it with the same content.
     """
+    table = pa.table({name: _arrow_column(frame[name]) for name in frame.columns})
+    # Labels repeat, so they are dictionary-encoded; measurements rarely do (it costs time).
     _atomic_write(records_path(records_dir, activity_id),
-                  lambda tmp: frame.to_parquet(tmp, index=False))
+                  lambda tmp: pq.write_table(table, tmp, use_dictionary=["gait"]))
+
+
+def _arrow_column(column: pd.Series) -> pa.Array:
+    """One records column for Parquet: missing values are nulls (NaN too, as pandas writes)."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return pa.array(column.dt.as_unit("ns").dt.tz_convert("UTC").array.asi8,
+                        type=pa.timestamp("ns", tz="UTC"))
+    if pd.api.types.is_string_dtype(column.dtype):
+        return pa.array(column.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    return pa.array(column.to_numpy(), from_pandas=True)
 
 
 class Store:

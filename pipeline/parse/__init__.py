@@ -142,7 +142,8 @@ def _finalise(cols: Columns) -> pd.DataFrame:
 class _Messages:
     """Laps, timer events or splits as a frame, with their time column as nanoseconds."""
 
-    def __init__(self, time_column: str, columns: tuple[str, ...], values: dict[str, list[Any]],
+    def __init__(self, time_column: str, columns: tuple[str, ...],
+                 values: dict[str, list[Any] | np.ndarray],
                  times: dict[str, np.ndarray]) -> None:
         known = times[time_column] != _fit.NAT
         self.times = times[time_column][known]
@@ -150,8 +151,8 @@ class _Messages:
             self.frame = empty_frame(columns)
             return
         data: dict[str, Any] = {c: _utc(ns[known]) for c, ns in times.items()}
-        data.update({c: [v for v, k in zip(vals, known, strict=True) if k]
-                     for c, vals in values.items()})
+        data.update({c: np.asarray(vals, dtype="float64" if isinstance(vals, np.ndarray)
+                                   else "object")[known] for c, vals in values.items()})
         self.frame = pd.DataFrame(data, columns=list(columns))
 
     def between(self, start: pd.Timestamp, end: pd.Timestamp | None) -> pd.DataFrame:
@@ -166,8 +167,8 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _floats(messages: list[dict[str, Any]], field: str) -> list[float | None]:
-    return [_float(m.get(field)) for m in messages]
+def _floats(messages: list[dict[str, Any]], field: str) -> np.ndarray:
+    return np.array([_float(m.get(field)) for m in messages], dtype="float64")  # None → NaN
 
 
 def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
