@@ -55,13 +55,21 @@ def _despike(speed: np.ndarray, seconds: np.ndarray, cfg: CleanConfig) -> np.nda
     return np.where(jump, np.nan, v)
 
 
-def _timer_pauses(events: pd.DataFrame | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """(stop, restart) pairs from FIT timer events, in time order."""
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred rolling median over the samples present (edges use what the window holds)."""
+    return pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
+
+
+def _timer_pauses(events: pd.DataFrame | None) -> list[tuple[int, int]]:
+    """(stop, restart) pairs from FIT timer events as UTC nanoseconds, in time order."""
     if events is None or events.empty:
         return []
-    ev = events.sort_values("timestamp_utc")
-    pauses, stopped_at = [], None
-    for t, kind in zip(ev["timestamp_utc"], ev["event_type"], strict=True):
+    times = pd.DatetimeIndex(events["timestamp_utc"]).as_unit("ns").asi8
+    order = np.argsort(times, kind="stable")
+    kinds = events["event_type"].to_numpy(dtype=object)[order]
+    pauses: list[tuple[int, int]] = []
+    stopped_at = None
+    for t, kind in zip(times[order].tolist(), kinds, strict=True):
         if kind in ("stop", "stop_all", "stop_disable", "stop_disable_all") and stopped_at is None:
             stopped_at = t
         elif kind == "start" and stopped_at is not None:
@@ -91,26 +99,25 @@ def clean_records(raw: pd.DataFrame, timer_events: pd.DataFrame | None = None,
     # Worked on as numpy columns (timestamps as int64 ns): the frame is built once at the end.
     ts = pd.DatetimeIndex(raw["timestamp_utc"]).as_unit("ns").asi8
     names = [c for c in raw.columns if c not in ("timestamp_utc", "paused", "duration_s")]
-    cols = {c: raw[c].to_numpy(dtype="float64", na_value=np.nan) for c in names}
+    block = raw[names].to_numpy(dtype="float64", na_value=np.nan)  # one copy of all channels
+    cols = {c: block[:, i].copy() for i, c in enumerate(names)}
     t0 = ts[0]
     seconds = (ts - t0) / 1e9
     speed = _despike(cols["speed_mps"], seconds, cfg)
     hr = cols["heart_rate_bpm"]
     cols["heart_rate_bpm"] = np.where((hr >= cfg.hr_min_bpm) & (hr <= cfg.hr_max_bpm), hr, np.nan)
     cadence = repair_cadence(pd.Series(cols["cadence_spm"]), pd.Series(speed))
-    smooth = pd.DataFrame({"speed_mps": speed, "cadence_spm": cadence.to_numpy()}).rolling(
-        cfg.smooth_samples, center=True, min_periods=1).median()
-    cols["speed_mps"] = smooth["speed_mps"].to_numpy()
-    cols["cadence_spm"] = smooth["cadence_spm"].to_numpy()
+    cols["speed_mps"] = _smooth(speed, cfg.smooth_samples)
+    cols["cadence_spm"] = _smooth(cadence.to_numpy(), cfg.smooth_samples)
     # Pause rows: timer stops first, then long gaps not already explained by a timer stop.
     nominal = float(np.median(np.diff(seconds))) if len(seconds) > 1 else 1.0
     nominal = min(max(nominal, 1.0), cfg.pause_gap_s)
     paused = np.zeros(len(ts), dtype=bool)
     timer_stops: list[int] = []
     for stop, start in _timer_pauses(timer_events):
-        if t0 <= stop.value <= ts[-1]:
-            paused |= (ts >= stop.value) & (ts < start.value)
-            timer_stops.append(stop.value)
+        if t0 <= stop <= ts[-1]:
+            paused |= (ts >= stop) & (ts < start)
+            timer_stops.append(stop)
     step = pd.Timedelta(seconds=nominal).value
     gap_rows = [int(ts[i]) + step for i in np.flatnonzero(np.diff(ts) / 1e9 > cfg.pause_gap_s)
                 if not any(ts[i] <= p <= ts[i + 1] for p in timer_stops)]

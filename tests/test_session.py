@@ -64,6 +64,19 @@ def test_timer_stop_start_becomes_pause():
     assert gait["duration_s"].sum() == 200
 
 
+def test_timer_events_in_the_same_second_keep_the_files_order():
+    # A restart and the next stop logged in one second (seen on a Magellan watch): each
+    # cycle is two pauses, 10 s and 5 s. Reordering the tie merges them and loses time.
+    raw = trace([("walk", 400), ("run", 400)])
+    at = raw["timestamp_utc"]
+    rows = [(at.iloc[b + offset], kind) for b in range(20, 720, 35)
+            for offset, kind in ((0, "stop_all"), (10, "start"), (10, "stop_all"), (15, "start"))]
+    events = pd.DataFrame({"timestamp_utc": [t for t, _ in rows],
+                           "event_type": [k for _, k in rows], "trigger": "manual"})
+    gait = label_gait(clean_records(raw, events))
+    assert gait.loc[gait["gait"] == "pause", "duration_s"].sum() == 20 * 15
+
+
 def test_cleaning_does_not_mutate_its_input():
     raw = worked_66()
     before = raw.copy()
