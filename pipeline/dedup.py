@@ -45,13 +45,13 @@ def _close(a: float, b: float, rel: float) -> bool:
     return abs(a - b) <= rel * max(abs(a), abs(b), 1e-9)
 
 
-def _same(a: pd.Series, b: pd.Series, cfg: DedupConfig) -> bool:
-    delta = abs((a["start_utc"] - b["start_utc"]).total_seconds())
+def _same(start_a: int, start_b: int, ea: float, eb: float, da: float, db: float,
+          cfg: DedupConfig) -> bool:
+    """Two sessions (start in ns, elapsed s, distance m) are one recording."""
+    delta = abs(start_a - start_b) / 1e9
     hours = round(delta / 3600)
     if hours > cfg.max_hour_shift or abs(delta - hours * 3600) > cfg.start_tolerance_s:
         return False
-    ea, eb = float(a["elapsed_s"]), float(b["elapsed_s"])
-    da, db = float(a["distance_m"]), float(b["distance_m"])
     if hours:
         return (abs(ea - eb) <= max(cfg.shifted_elapsed_s, 0.005 * max(ea, eb))
                 and _close(da, db, cfg.shifted_distance_rel))
@@ -61,34 +61,33 @@ def _same(a: pd.Series, b: pd.Series, cfg: DedupConfig) -> bool:
 def find_duplicates(sessions: pd.DataFrame, config: DedupConfig | None = None) -> pd.Series:
     """For each session, the ``activity_id`` it duplicates, or None.
 
-    The richer source is kept (FIT over GPX, then the one with more samples of cadence and
-    heart rate, then the earlier id); every other copy points at it.
+    The richer source is kept (FIT over GPX, then the earlier id); every other copy points
+    at it. Sessions are compared in start order (ties in the order given).
 
     Args:
         sessions: Columns ``activity_id, athlete_id, sport, start_utc, elapsed_s,
             distance_m, source_format`` (the Sessions layer).
     """
     cfg = config or DedupConfig()
-    out: dict[object, object] = {}
-    window = pd.Timedelta(hours=cfg.max_hour_shift, seconds=cfg.start_tolerance_s)
-    for _, group in sessions.groupby(["athlete_id", "sport"], sort=False):
-        g = group.assign(
-            _rank=group["source_format"].map(_FORMAT_RANK).fillna(9),
-            distance_m=group["distance_m"].astype("float64"),
-        ).sort_values(["start_utc"])
-        starts = g["start_utc"].astype("int64").to_numpy()
-        keeper: dict[object, object] = {}
-        for pos, (i, row) in enumerate(g.iterrows()):
-            hi = np.searchsorted(starts, (row["start_utc"] + window).value, side="right")
-            for j in range(pos + 1, hi):
-                other = g.iloc[j]
-                if _same(row, other, cfg):
-                    a, b = (i, other.name)
-                    ra = (row["_rank"], row["activity_id"])
-                    rb = (other["_rank"], other["activity_id"])
-                    keep, drop = (a, b) if ra <= rb else (b, a)
-                    root = keeper.get(keep, keep)
-                    keeper[drop] = root
+    out: list[object] = [None] * len(sessions)
+    window_ns = pd.Timedelta(hours=cfg.max_hour_shift, seconds=cfg.start_tolerance_s).value
+    ids = sessions["activity_id"].to_numpy(dtype=object)
+    rank = sessions["source_format"].map(_FORMAT_RANK).fillna(9).to_numpy(dtype="float64")
+    start = pd.DatetimeIndex(sessions["start_utc"]).as_unit("ns").asi8
+    elapsed = sessions["elapsed_s"].to_numpy(dtype="float64", na_value=np.nan)
+    distance = sessions["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
+    groups = sessions.groupby(["athlete_id", "sport"], sort=False).indices
+    for members in groups.values():
+        rows = np.asarray(members)[np.argsort(start[members], kind="stable")]
+        starts = start[rows]
+        keeper: dict[int, int] = {}
+        for pos, i in enumerate(rows.tolist()):
+            hi = int(np.searchsorted(starts, start[i] + window_ns, side="right"))
+            for j in rows[pos + 1:hi].tolist():
+                if _same(start[i], start[j], elapsed[i], elapsed[j], distance[i], distance[j],
+                         cfg):
+                    keep, drop = (i, j) if (rank[i], ids[i]) <= (rank[j], ids[j]) else (j, i)
+                    keeper[drop] = keeper.get(keep, keep)
         for drop, keep in keeper.items():
-            out[drop] = sessions.loc[keep, "activity_id"]  # type: ignore[index]
-    return pd.Series([out.get(i) for i in sessions.index], index=sessions.index, dtype="object")
+            out[drop] = ids[keep]
+    return pd.Series(out, index=sessions.index, dtype="object")
