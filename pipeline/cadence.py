@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["decide_cadence_scale", "repair_cadence"]
+__all__ = ["decide_cadence_scale", "repair_cadence", "repaired_cadence"]
 
 _RUNNING_SPEED_MPS = 2.2
 _MIN_SAMPLES = 30
@@ -71,8 +71,15 @@ def repair_cadence(cadence_spm: pd.Series, speed_mps: pd.Series) -> pd.Series:
 
     Returns a new Series; the input is not modified.
     """
-    cad = cadence_spm.to_numpy(dtype="float64", na_value=np.nan, copy=True)
-    moving = np.nan_to_num(speed_mps.to_numpy(dtype="float64", na_value=np.nan), nan=0.0) >= 0.5
+    cad = repaired_cadence(cadence_spm.to_numpy(dtype="float64", na_value=np.nan),
+                           speed_mps.to_numpy(dtype="float64", na_value=np.nan))
+    return pd.Series(cad, index=cadence_spm.index, name=cadence_spm.name)
+
+
+def repaired_cadence(cadence_spm: np.ndarray, speed_mps: np.ndarray) -> np.ndarray:
+    """:func:`repair_cadence` on arrays; returns a new array."""
+    cad = np.array(cadence_spm, dtype="float64")
+    moving = np.nan_to_num(speed_mps, nan=0.0) >= 0.5
     # Only while moving is a zero a sensor blip; standing still really is zero steps.
     cad[(cad <= 0) & moving] = np.nan
     positive = np.where(cad > 0, cad, np.nan)
@@ -87,4 +94,4 @@ def repair_cadence(cadence_spm: pd.Series, speed_mps: pd.Series) -> pd.Series:
         if stop - start >= 5:
             double[start:stop] = True
     cad[double] *= 2
-    return pd.Series(cad, index=cadence_spm.index, name=cadence_spm.name)
+    return cad

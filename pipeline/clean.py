@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.cadence import repair_cadence
+from pipeline.activity import Columns, to_columns, to_frame
+from pipeline.cadence import repaired_cadence
 from schemas import CleanRecords, RawRecords
 
-__all__ = ["CleanConfig", "clean_records"]
+__all__ = ["CleanConfig", "clean_columns", "clean_records"]
 
 
 @dataclass(frozen=True)
@@ -93,22 +94,27 @@ def clean_records(raw: pd.DataFrame, timer_events: pd.DataFrame | None = None,
     Returns:
         A new ``CleanRecords`` frame with pause rows inserted and ``duration_s`` per row.
     """
-    cfg = config or CleanConfig()
     if validate:
         RawRecords.validate(raw)
-    # Worked on as numpy columns (timestamps as int64 ns): the frame is built once at the end.
-    ts = pd.DatetimeIndex(raw["timestamp_utc"]).as_unit("ns").asi8
-    names = [c for c in raw.columns if c not in ("timestamp_utc", "paused", "duration_s")]
-    block = raw[names].to_numpy(dtype="float64", na_value=np.nan)  # one copy of all channels
-    cols = {c: block[:, i].copy() for i, c in enumerate(names)}
+    frame = to_frame(*clean_columns(to_columns(raw), timer_events, config))
+    return CleanRecords.validate(frame) if validate else frame
+
+
+def clean_columns(raw: Columns, timer_events: pd.DataFrame | None = None,
+                  config: CleanConfig | None = None) -> tuple[Columns, list[str]]:
+    """:func:`clean_records` on arrays; returns the clean columns and their order."""
+    cfg = config or CleanConfig()
+    ts = raw["timestamp_utc"]
+    names = [c for c in raw if c not in ("timestamp_utc", "paused", "duration_s", "gait")]
+    cols = {c: raw[c].copy() for c in names}
     t0 = ts[0]
     seconds = (ts - t0) / 1e9
     speed = _despike(cols["speed_mps"], seconds, cfg)
     hr = cols["heart_rate_bpm"]
     cols["heart_rate_bpm"] = np.where((hr >= cfg.hr_min_bpm) & (hr <= cfg.hr_max_bpm), hr, np.nan)
-    cadence = repair_cadence(pd.Series(cols["cadence_spm"]), pd.Series(speed))
+    cadence = repaired_cadence(cols["cadence_spm"], speed)
     cols["speed_mps"] = _smooth(speed, cfg.smooth_samples)
-    cols["cadence_spm"] = _smooth(cadence.to_numpy(), cfg.smooth_samples)
+    cols["cadence_spm"] = _smooth(cadence, cfg.smooth_samples)
     # Pause rows: timer stops first, then long gaps not already explained by a timer stop.
     nominal = float(np.median(np.diff(seconds))) if len(seconds) > 1 else 1.0
     nominal = min(max(nominal, 1.0), cfg.pause_gap_s)
@@ -135,10 +141,5 @@ def clean_records(raw: pd.DataFrame, timer_events: pd.DataFrame | None = None,
     cols["elapsed_s"] = seconds
     for col in ("speed_mps", "cadence_spm", "heart_rate_bpm", "power_w"):
         cols[col] = np.where(paused, np.nan, cols[col])
-    frame = pd.DataFrame({
-        "timestamp_utc": pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC"),
-        **{c: cols[c] for c in names},
-        "paused": paused,
-        "duration_s": np.r_[np.diff(seconds), nominal],
-    })
-    return CleanRecords.validate(frame) if validate else frame
+    cols.update(timestamp_utc=ts, paused=paused, duration_s=np.r_[np.diff(seconds), nominal])
+    return cols, ["timestamp_utc", *names, "paused", "duration_s"]

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.activity import Columns, to_columns
 from schemas import GaitRecords, Segments
 
-__all__ = ["GaitConfig", "label_gait", "segment_table", "watch_split_labels"]
+__all__ = ["GaitConfig", "gait_labels", "label_gait", "segment_table", "segments_of",
+           "watch_labels", "watch_split_labels"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,13 @@ def _merge_short(labels: np.ndarray, durations: np.ndarray, cfg: GaitConfig) -> 
 
 def watch_split_labels(records: pd.DataFrame, splits: pd.DataFrame) -> pd.Series:
     """The watch's own run/walk/stand labels per sample (None where no split covers it)."""
-    out = pd.Series(None, index=records.index, dtype="object")
+    times = pd.DatetimeIndex(records["timestamp_utc"]).as_unit("ns").asi8
+    return pd.Series(watch_labels(times, splits), index=records.index, dtype="object")
+
+
+def watch_labels(times_ns: np.ndarray, splits: pd.DataFrame | None) -> np.ndarray:
+    """:func:`watch_split_labels` for sample times in UTC nanoseconds (an object array)."""
+    out = np.full(len(times_ns), None, dtype=object)
     if splits is None or splits.empty:
         return out
     kinds = {"rwd_run": "run", "rwd_walk": "walk", "rwd_stand": "stop"}
@@ -93,8 +101,7 @@ def watch_split_labels(records: pd.DataFrame, splits: pd.DataFrame) -> pd.Series
     for kind, start, end in zip(rwd["split_type"], rwd["start_utc"], rwd["end_utc"], strict=True):
         if pd.isna(start) or pd.isna(end):
             continue
-        mask = (records["timestamp_utc"] >= start) & (records["timestamp_utc"] < end)
-        out[mask] = kinds[kind]
+        out[(times_ns >= start.value) & (times_ns < end.value)] = kinds[kind]
     return out
 
 
@@ -110,16 +117,27 @@ def label_gait(clean: pd.DataFrame, config: GaitConfig | None = None, *,
         watch_labels: The watch's own run/walk splits per sample, used where present.
         validate: Check the result against ``GaitRecords``.
     """
-    cfg = config or GaitConfig()
-    cadence = clean["cadence_spm"].to_numpy(dtype="float64") if use_cadence else np.full(
-        len(clean), np.nan)
-    labels = _classify(clean["speed_mps"].to_numpy(dtype="float64"), cadence, cfg)
-    if watch_labels is not None:
-        labels = np.where(watch_labels.notna().to_numpy(), watch_labels.to_numpy(), labels)
-    labels = np.where(clean["paused"].to_numpy(), "pause", labels)
-    merged = _merge_short(labels.astype(str), clean["duration_s"].to_numpy(dtype="float64"), cfg)
-    out = clean.assign(gait=merged)
+    labels = gait_labels(
+        clean["speed_mps"].to_numpy(dtype="float64", na_value=np.nan),
+        clean["cadence_spm"].to_numpy(dtype="float64", na_value=np.nan),
+        clean["paused"].to_numpy(dtype=bool),
+        clean["duration_s"].to_numpy(dtype="float64"), config, use_cadence=use_cadence,
+        watch=watch_labels.to_numpy(dtype=object) if watch_labels is not None else None)
+    out = clean.assign(gait=labels)
     return GaitRecords.validate(out) if validate else out
+
+
+def gait_labels(speed_mps: np.ndarray, cadence_spm: np.ndarray, paused: np.ndarray,
+                duration_s: np.ndarray, config: GaitConfig | None = None, *,
+                use_cadence: bool = True, watch: np.ndarray | None = None) -> np.ndarray:
+    """:func:`label_gait` on arrays: one label per sample, short bouts merged."""
+    cfg = config or GaitConfig()
+    cadence = cadence_spm if use_cadence else np.full(len(speed_mps), np.nan)
+    labels = _classify(speed_mps, cadence, cfg)
+    if watch is not None:
+        labels = np.where(pd.notna(watch), watch, labels)
+    labels = np.where(paused, "pause", labels)
+    return _merge_short(labels.astype(str), duration_s, cfg)
 
 
 def _per_segment(values: np.ndarray, first: np.ndarray, reduce: str) -> np.ndarray:
@@ -136,24 +154,26 @@ def _per_segment(values: np.ndarray, first: np.ndarray, reduce: str) -> np.ndarr
 
 def segment_table(gait: pd.DataFrame, activity_id: str, *, validate: bool = True) -> pd.DataFrame:
     """One row per bout of a ``GaitRecords`` frame (the Segments layer, checked if ``validate``)."""
-    labels = gait["gait"].to_numpy(dtype=str)
+    table = segments_of(to_columns(gait), activity_id)
+    return Segments.validate(table) if validate else table
+
+
+def segments_of(gait: Columns, activity_id: str) -> pd.DataFrame:
+    """:func:`segment_table` on the columns of a ``GaitRecords`` frame (not validated)."""
+    labels = gait["gait"].astype(str)
     first = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(labels) else \
         np.array([], dtype=np.int64)
     # Distance carried forward over samples without it.
-    dist = gait["distance_m"].astype("float64").ffill().to_numpy(na_value=np.nan)
+    dist = pd.Series(gait["distance_m"]).ffill().to_numpy()
     start_dist = dist[first]
     end_dist = np.r_[start_dist[1:], dist[-1]] if len(first) else np.array([])
-    duration = gait["duration_s"].to_numpy(dtype="float64")
-    table = pd.DataFrame({
-        "activity_id": activity_id,
+    return pd.DataFrame({
+        "activity_id": np.full(len(first), activity_id, dtype=object),
         "segment_index": np.arange(len(first)),
         "gait": labels[first],
-        "start_s": gait["elapsed_s"].to_numpy(dtype="float64")[first],
-        "duration_s": np.add.reduceat(duration, first) if len(first) else np.array([]),
+        "start_s": gait["elapsed_s"][first],
+        "duration_s": np.add.reduceat(gait["duration_s"], first) if len(first) else np.array([]),
         "distance_m": np.clip(end_dist - start_dist, 0, None),
-        "cadence_spm_median": _per_segment(
-            gait["cadence_spm"].to_numpy(dtype="float64", na_value=np.nan), first, "median"),
-        "speed_mps_mean": _per_segment(
-            gait["speed_mps"].to_numpy(dtype="float64", na_value=np.nan), first, "mean"),
+        "cadence_spm_median": _per_segment(gait["cadence_spm"], first, "median"),
+        "speed_mps_mean": _per_segment(gait["speed_mps"], first, "mean"),
     })
-    return Segments.validate(table) if validate else table

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Activity
+from pipeline.activity import Activity, to_columns, to_frame
 from pipeline.athletes import Athlete
-from pipeline.clean import CleanConfig, clean_records
-from pipeline.gait import GaitConfig, label_gait, segment_table, watch_split_labels
+from pipeline.clean import CleanConfig, clean_columns
+from pipeline.gait import GaitConfig, gait_labels, segments_of, watch_labels
 from pipeline.load import banister_trimp, edwards_trimp, session_rpe
-from schemas import Sessions
+from schemas import CleanRecords, GaitRecords, RawRecords, Segments, Sessions
 
 __all__ = [
     "IntervalStructure",
@@ -158,10 +158,6 @@ def sessions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
 
 
-def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return frame[column].to_numpy(dtype="float64", na_value=np.nan)
-
-
 def _trimp(hr: np.ndarray, duration: np.ndarray,
            athlete: Athlete | None) -> tuple[float | None, float | None, str | None]:
     """TRIMPs over moving samples (``hr``, ``duration`` already without paused rows)."""
@@ -197,35 +193,44 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
     """
     s = activity.sessions[index]
     aid = activity_id_for(activity.provenance.sha256, index)
-    clean = clean_records(s.records, s.timer_events, clean_config, validate=validate)
-    watch = watch_split_labels(clean, s.splits)
-    has_watch = bool(watch.notna().any())
-    data_labels = label_gait(clean, gait_config, validate=validate)
-    gait = label_gait(clean, gait_config, watch_labels=watch, validate=validate) if has_watch \
-        else data_labels
-    agreement = None
-    if has_watch:
-        cover = watch.notna() & ~clean["paused"]
-        w = clean.loc[cover, "duration_s"]
-        agreement = float((w * (data_labels.loc[cover, "gait"] == watch[cover])).sum() / w.sum())
-    segments = segment_table(gait, aid, validate=validate)
+    if validate:
+        RawRecords.validate(s.records)
+    # The stages run on numpy columns; the GaitRecords frame is built once, at the end.
+    clean, order = clean_columns(to_columns(s.records), s.timer_events, clean_config)
+    if validate:
+        CleanRecords.validate(to_frame(clean, order))
+    paused, duration = clean["paused"], clean["duration_s"]
+    data_labels = gait_labels(clean["speed_mps"], clean["cadence_spm"], paused, duration,
+                              gait_config)
+    watch = watch_labels(clean["timestamp_utc"], s.splits)
+    covered = pd.notna(watch)
+    labels, agreement = data_labels, None
+    if covered.any():
+        labels = gait_labels(clean["speed_mps"], clean["cadence_spm"], paused, duration,
+                             gait_config, watch=watch)
+        cover = covered & ~paused
+        agreement = float(duration[cover][data_labels[cover] == watch[cover]].sum()
+                          / duration[cover].sum())
+    clean["gait"] = labels
+    gait = to_frame(clean, [*order, "gait"])
+    segments = segments_of(clean, aid)
+    if validate:
+        gait, segments = GaitRecords.validate(gait), Segments.validate(segments)
     st = interval_structure(segments)
-    # Summary statistics on numpy columns; missing values are skipped as pandas would.
-    labels = gait["gait"].to_numpy(dtype=str)
-    moving = ~gait["paused"].to_numpy(dtype=bool)
-    cadence = _floats(gait, "cadence_spm")[labels == "run"]
+    # Summary statistics on the arrays; missing values are skipped as pandas would.
+    moving = ~paused
+    cadence = clean["cadence_spm"][labels == "run"]
     cadence = cadence[~np.isnan(cadence)]
-    dist = _floats(gait, "distance_m")
+    dist = clean["distance_m"]
     has_distance = not np.isnan(dist).all()
     distance = float(np.nanmax(dist) - np.nanmin(dist)) if has_distance else None
-    seg_dist = _floats(segments, "distance_m")[segments["gait"].to_numpy(dtype=str) == "run"]
+    seg_dist = segments["distance_m"].to_numpy()[segments["gait"].to_numpy(dtype=str) == "run"]
     run_distance = float(np.nansum(seg_dist)) if has_distance else None
-    duration = _floats(gait, "duration_s")
     elapsed = float(duration.sum())
     timer = elapsed - st.pause_s
     rpe, rpe_source = (checkin_rpe, "checkin") if checkin_rpe is not None else (
         (s.workout_rpe, "watch") if s.workout_rpe is not None else (None, None))
-    hr = _floats(gait, "heart_rate_bpm")
+    hr = clean["heart_rate_bpm"]
     banister, edwards, trimp_reason = _trimp(hr[moving], duration[moving], athlete)
     row: dict[str, Any] = {
         "activity_id": aid, "athlete_id": athlete_id, "sport": s.sport,

@@ -21,10 +21,13 @@ from pipeline.activity import (
     SPLIT_COLUMNS,
     TIMER_EVENT_COLUMNS,
     Activity,
+    Columns,
     Device,
     Provenance,
     SessionSummary,
     empty_frame,
+    to_columns,
+    utc_index,
 )
 from pipeline.cadence import decide_cadence_scale
 from pipeline.errors import (
@@ -74,21 +77,6 @@ def _gunzip(data: bytes, path: str) -> bytes:
     return out
 
 
-Columns = dict[str, np.ndarray]  # records as arrays; timestamp_utc in int64 UTC nanoseconds
-
-
-def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
-
-
-def _columns(frame: pd.DataFrame) -> Columns:
-    """A records frame as arrays (float64; timestamps as int64 nanoseconds)."""
-    cols = {c: frame[c].to_numpy(dtype="float64", na_value=np.nan)
-            for c in frame.columns if c != "timestamp_utc"}
-    cols["timestamp_utc"] = pd.DatetimeIndex(frame["timestamp_utc"]).as_unit("ns").asi8
-    return cols
-
-
 def _finalise(cols: Columns) -> pd.DataFrame:
     """Sort, drop repeated timestamps, fill distance/speed, express as canonical columns."""
     times = cols["timestamp_utc"]
@@ -126,7 +114,7 @@ def _finalise(cols: Columns) -> pd.DataFrame:
     power = column("power_w")
     power[power < 0] = np.nan
     return pd.DataFrame({
-        "timestamp_utc": _utc(t),
+        "timestamp_utc": utc_index(t),
         "elapsed_s": seconds,
         "distance_m": dist,
         "speed_mps": speed,
@@ -150,7 +138,7 @@ class _Messages:
         if not known.any():
             self.frame = empty_frame(columns)
             return
-        data: dict[str, Any] = {c: _utc(ns[known]) for c, ns in times.items()}
+        data: dict[str, Any] = {c: utc_index(ns[known]) for c, ns in times.items()}
         data.update({c: np.asarray(vals, dtype="float64" if isinstance(vals, np.ndarray)
                                    else "object")[known] for c, vals in values.items()})
         self.frame = pd.DataFrame(data, columns=list(columns))
@@ -227,7 +215,7 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
         notes.append("no session message (file not finalised); summary derived from records")
         session_msgs = [{"start_time": None, "sport": None}]
         start_ns = np.array([cols["timestamp_utc"].min()])
-    starts = list(_utc(start_ns))
+    starts = list(utc_index(start_ns))
     session_of = np.clip(np.searchsorted(start_ns, cols["timestamp_utc"], side="right") - 1,
                          0, len(starts) - 1)
     sports = [_fit.sport_of(s) for s in session_msgs]
@@ -289,7 +277,7 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
     tracks, creator, notes = _gpx.decode_gpx(data, path)
     # Finalise every track first (this derives speed from positions where the file has none),
     # then decide the cadence scale once for the file from its foot-sport samples (§5.5).
-    finalised = [(_fit.is_foot_sport(t.sport), _finalise(_columns(t.points.assign(
+    finalised = [(_fit.is_foot_sport(t.sport), _finalise(to_columns(t.points.assign(
         cadence_spm=t.points["cadence_raw"], distance_m=np.nan)))) for t in tracks]
     scale, factor = decide_cadence_scale(
         np.concatenate([r["cadence_spm"].to_numpy() if foot else np.full(len(r), np.nan)
