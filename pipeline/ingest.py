@@ -175,10 +175,11 @@ def _quarantined(m: Measured) -> ActivityWrite:
     return ActivityWrite.quarantined(m.key, m.name, m.athlete_id, m.error.kind, m.error.reason)
 
 
-def _dedupe_against_store(store: Store, new: pd.DataFrame) -> dict[str, str | None]:
-    """duplicate_of for the batch's sessions and any stored session they outrank."""
+def _dedupe_against_store(store: Store, new: pd.DataFrame,
+                          ) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """``duplicate_of`` for the batch's sessions, and for stored sessions where it changes."""
     if new.empty:
-        return {}
+        return {}, {}
     window = pd.Timedelta(hours=15)  # the matcher's ±14 h whole-hour shifts, and a margin
     pools = [new]
     for athlete_id, mine in new.groupby("athlete_id"):
@@ -186,8 +187,13 @@ def _dedupe_against_store(store: Store, new: pd.DataFrame) -> dict[str, str | No
                                    mine["start_utc"].max() + window)
         pools.append(near[~near["activity_id"].isin(new["activity_id"])])
     pool = pd.concat(pools, ignore_index=True)
-    dup = find_duplicates(pool)
-    return {a: d for a, d in zip(pool["activity_id"], dup, strict=True)}
+    found = dict(zip(pool["activity_id"], find_duplicates(pool), strict=True))
+    batch = {a: found[a] for a in new["activity_id"]}
+    stored = pool.iloc[len(new):]
+    changed = {a: found[a] for a, before in zip(stored["activity_id"], stored["duplicate_of"],
+                                                  strict=True)
+               if found[a] != (before if isinstance(before, str) else None)}
+    return batch, changed
 
 
 def _store_chunk(store: Store, chunk: list[tuple[int, Measured]],
@@ -200,9 +206,10 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]],
     good = [m for m in measured if m.error is None]
     sessions = segments = None
     dups: dict[str, str | None] = {}
+    outranked: dict[str, str | None] = {}
     if good:
         sessions, segments = _stacked(good)
-        dups = _dedupe_against_store(store, sessions)
+        dups, outranked = _dedupe_against_store(store, sessions)
         sessions = sessions.assign(
             duplicate_of=sessions["activity_id"].map(dups).astype("object"))
     outcomes: dict[int, FileOutcome] = {}
@@ -221,8 +228,6 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]],
                   "; ".join(m.provenance.warnings) or None)
         outcomes[i] = FileOutcome(m.name, m.athlete_id, status, reason, ids)
         writes.append(_activity_write(m, status, reason))
-    batch_ids = set(sessions["activity_id"]) if sessions is not None else set()
-    outranked = {a: d for a, d in dups.items() if a not in batch_ids}
     store.write_batch(writes, duplicates=outranked, sessions=sessions, segments=segments)
     return outcomes, outranked
 

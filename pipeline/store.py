@@ -162,7 +162,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 _DEDUP_COLUMNS = ("activity_id", "athlete_id", "sport", "start_utc", "elapsed_s", "distance_m",
-                  "source_format")
+                  "source_format", "duplicate_of")
 
 
 @dataclass(frozen=True)
@@ -402,7 +402,8 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
     def sessions_near(self, athlete_id: str, low: pd.Timestamp, high: pd.Timestamp) -> pd.DataFrame:
-        """The columns duplicate matching needs, for one athlete's sessions in [low, high].
+        """The columns duplicate matching needs (and ``duplicate_of`` as stored), for one
+        athlete's sessions in [low, high].
 
         Narrow and unvalidated on purpose: the rows were validated when written, and ingest
         asks this for every batch, so its cost must not grow with the whole history.
