@@ -8,6 +8,7 @@ threshold. Every row then covers ``duration_s`` seconds, so durations add up to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from pipeline.activity import Columns, to_columns, to_frame
 from pipeline.cadence import repaired_cadence
 from schemas import CleanRecords, RawRecords
 
-__all__ = ["CleanConfig", "clean_columns", "clean_records"]
+__all__ = ["CleanConfig", "clean_columns", "clean_records", "timer_pauses"]
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,16 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
 
 
-def _timer_pauses(events: pd.DataFrame | None) -> list[tuple[int, int]]:
-    """(stop, restart) pairs from FIT timer events as UTC nanoseconds, in time order."""
-    if events is None or events.empty:
-        return []
-    times = pd.DatetimeIndex(events["timestamp_utc"]).as_unit("ns").asi8
-    order = np.argsort(times, kind="stable")
-    kinds = events["event_type"].to_numpy(dtype=object)[order]
+def timer_pauses(times_ns: np.ndarray, kinds: np.ndarray) -> list[tuple[int, int]]:
+    """(stop, restart) pairs from FIT timer events, as UTC nanoseconds in time order.
+
+    Events sharing a second keep the file's order (a stable sort): a restart and the next
+    stop logged in one second are two pauses, not one.
+    """
+    order = np.argsort(times_ns, kind="stable")
     pauses: list[tuple[int, int]] = []
     stopped_at = None
-    for t, kind in zip(times[order].tolist(), kinds, strict=True):
+    for t, kind in zip(times_ns[order].tolist(), kinds[order], strict=True):
         if kind in ("stop", "stop_all", "stop_disable", "stop_disable_all") and stopped_at is None:
             stopped_at = t
         elif kind == "start" and stopped_at is not None:
@@ -96,13 +97,19 @@ def clean_records(raw: pd.DataFrame, timer_events: pd.DataFrame | None = None,
     """
     if validate:
         RawRecords.validate(raw)
-    frame = to_frame(*clean_columns(to_columns(raw), timer_events, config))
+    pauses = [] if timer_events is None or timer_events.empty else timer_pauses(
+        pd.DatetimeIndex(timer_events["timestamp_utc"]).as_unit("ns").asi8,
+        timer_events["event_type"].to_numpy(dtype=object))
+    frame = to_frame(*clean_columns(to_columns(raw), pauses, config))
     return CleanRecords.validate(frame) if validate else frame
 
 
-def clean_columns(raw: Columns, timer_events: pd.DataFrame | None = None,
+def clean_columns(raw: Columns, timer_pauses: Sequence[tuple[int, int]] = (),
                   config: CleanConfig | None = None) -> tuple[Columns, list[str]]:
-    """:func:`clean_records` on arrays; returns the clean columns and their order."""
+    """:func:`clean_records` on arrays; returns the clean columns and their order.
+
+    ``timer_pauses`` are (stop, restart) pairs in UTC nanoseconds (:func:`timer_pauses`).
+    """
     cfg = config or CleanConfig()
     ts = raw["timestamp_utc"]
     names = [c for c in raw if c not in ("timestamp_utc", "paused", "duration_s", "gait")]
@@ -120,7 +127,7 @@ def clean_columns(raw: Columns, timer_events: pd.DataFrame | None = None,
     nominal = min(max(nominal, 1.0), cfg.pause_gap_s)
     paused = np.zeros(len(ts), dtype=bool)
     timer_stops: list[int] = []
-    for stop, start in _timer_pauses(timer_events):
+    for stop, start in timer_pauses:
         if t0 <= stop <= ts[-1]:
             paused |= (ts >= stop) & (ts < start)
             timer_stops.append(stop)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Columns, to_columns
+from pipeline.activity import NAT, Columns, to_columns
 from schemas import GaitRecords, Segments
 
 __all__ = ["GaitConfig", "gait_labels", "label_gait", "segment_table", "segments_of",
@@ -88,20 +88,23 @@ def _merge_short(labels: np.ndarray, durations: np.ndarray, cfg: GaitConfig) -> 
 def watch_split_labels(records: pd.DataFrame, splits: pd.DataFrame) -> pd.Series:
     """The watch's own run/walk/stand labels per sample (None where no split covers it)."""
     times = pd.DatetimeIndex(records["timestamp_utc"]).as_unit("ns").asi8
-    return pd.Series(watch_labels(times, splits), index=records.index, dtype="object")
-
-
-def watch_labels(times_ns: np.ndarray, splits: pd.DataFrame | None) -> np.ndarray:
-    """:func:`watch_split_labels` for sample times in UTC nanoseconds (an object array)."""
-    out = np.full(len(times_ns), None, dtype=object)
     if splits is None or splits.empty:
-        return out
+        labels = np.full(len(times), None, dtype=object)
+    else:
+        labels = watch_labels(times, splits["split_type"].to_numpy(dtype=object),
+                              pd.DatetimeIndex(splits["start_utc"]).as_unit("ns").asi8,
+                              pd.DatetimeIndex(splits["end_utc"]).as_unit("ns").asi8)
+    return pd.Series(labels, index=records.index, dtype="object")
+
+
+def watch_labels(times_ns: np.ndarray, split_types: np.ndarray, starts_ns: np.ndarray,
+                 ends_ns: np.ndarray) -> np.ndarray:
+    """:func:`watch_split_labels` on arrays (times in UTC nanoseconds); an object array."""
+    out = np.full(len(times_ns), None, dtype=object)
     kinds = {"rwd_run": "run", "rwd_walk": "walk", "rwd_stand": "stop"}
-    rwd = splits[splits["split_type"].isin(list(kinds))]
-    for kind, start, end in zip(rwd["split_type"], rwd["start_utc"], rwd["end_utc"], strict=True):
-        if pd.isna(start) or pd.isna(end):
-            continue
-        out[(times_ns >= start.value) & (times_ns < end.value)] = kinds[kind]
+    for kind, start, end in zip(split_types, starts_ns.tolist(), ends_ns.tolist(), strict=True):
+        if kind in kinds and start != NAT and end != NAT:
+            out[(times_ns >= start) & (times_ns < end)] = kinds[kind]
     return out
 
 

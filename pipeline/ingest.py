@@ -253,7 +253,7 @@ def _restate(outcome: FileOutcome, copies: dict[str, str | None]) -> FileOutcome
 
 def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
                  roster: Mapping[str, Athlete], *,
-                 executor: Executor | None = None, write_every: int = 32) -> list[FileOutcome]:
+                 executor: Executor | None = None, write_every: int = 64) -> list[FileOutcome]:
     """Ingest a batch of files' bytes: skip what was seen, measure the rest, store it.
 
     Args:

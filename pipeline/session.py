@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline.activity import Activity, to_columns, to_frame
 from pipeline.athletes import Athlete
-from pipeline.clean import CleanConfig, clean_columns
+from pipeline.clean import CleanConfig, clean_columns, timer_pauses
 from pipeline.gait import GaitConfig, gait_labels, segments_of, watch_labels
 from pipeline.load import banister_trimp, edwards_trimp, session_rpe
 from schemas import CleanRecords, GaitRecords, RawRecords, Segments, Sessions
@@ -196,13 +196,16 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
     if validate:
         RawRecords.validate(s.records)
     # The stages run on numpy columns; the GaitRecords frame is built once, at the end.
-    clean, order = clean_columns(to_columns(s.records), s.timer_events, clean_config)
+    events, splits = s.timer_event_table, s.split_table
+    pauses = timer_pauses(events.column("timestamp_utc"), events.column("event_type"))
+    clean, order = clean_columns(to_columns(s.records), pauses, clean_config)
     if validate:
         CleanRecords.validate(to_frame(clean, order))
     paused, duration = clean["paused"], clean["duration_s"]
     data_labels = gait_labels(clean["speed_mps"], clean["cadence_spm"], paused, duration,
                               gait_config)
-    watch = watch_labels(clean["timestamp_utc"], s.splits)
+    watch = watch_labels(clean["timestamp_utc"], splits.column("split_type"),
+                         splits.column("start_utc"), splits.column("end_utc"))
     covered = pd.notna(watch)
     labels, agreement = data_labels, None
     if covered.any():

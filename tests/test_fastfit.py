@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import pipeline.parse.fit as fit_module
 from pipeline import Activity, read_activity
+from pipeline.activity import MessageTable
 from pipeline.errors import InputFileError
 from pipeline.parse.fastfit import BASE_TYPES, Declined, decode_records_fast
 from pipeline.parse.fit import FAST_DECODER, REFERENCE_DECODER
@@ -54,6 +55,8 @@ def _assert_same(a: Any, b: Any, where: str = "activity") -> None:
             _assert_same(x, y, f"{where}[{i}]")
     elif isinstance(a, InputFileError):
         assert type(a) is type(b) and a.reason == b.reason, (where, a, b)
+    elif isinstance(a, MessageTable):
+        _assert_same(a.frame, b.frame, where)
     else:
         assert a == b or (a != a and b != b), (where, a, b)
 

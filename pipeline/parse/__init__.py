@@ -17,15 +17,16 @@ import pandas as pd
 
 from pipeline.activity import (
     LAP_COLUMNS,
+    NAT,
     RECORD_COLUMNS,
     SPLIT_COLUMNS,
     TIMER_EVENT_COLUMNS,
     Activity,
     Columns,
     Device,
+    MessageTable,
     Provenance,
     SessionSummary,
-    empty_frame,
     to_columns,
     utc_index,
 )
@@ -80,7 +81,7 @@ def _gunzip(data: bytes, path: str) -> bytes:
 def _finalise(cols: Columns) -> pd.DataFrame:
     """Sort, drop repeated timestamps, fill distance/speed, express as canonical columns."""
     times = cols["timestamp_utc"]
-    known = np.flatnonzero(times != _fit.NAT)
+    known = np.flatnonzero(times != NAT)
     rows = known[np.argsort(times[known], kind="stable")]
     t = times[rows]
     keep = np.r_[t[1:] != t[:-1], True] if len(t) else np.array([], dtype=bool)
@@ -127,28 +128,17 @@ def _finalise(cols: Columns) -> pd.DataFrame:
     }, columns=list(RECORD_COLUMNS))
 
 
-class _Messages:
-    """Laps, timer events or splits as a frame, with their time column as nanoseconds."""
-
-    def __init__(self, time_column: str, columns: tuple[str, ...],
-                 values: dict[str, list[Any] | np.ndarray],
-                 times: dict[str, np.ndarray]) -> None:
-        known = times[time_column] != _fit.NAT
-        self.times = times[time_column][known]
-        if not known.any():
-            self.frame = empty_frame(columns)
-            return
-        data: dict[str, Any] = {c: utc_index(ns[known]) for c, ns in times.items()}
-        data.update({c: np.asarray(vals, dtype="float64" if isinstance(vals, np.ndarray)
-                                   else "object")[known] for c, vals in values.items()})
-        self.frame = pd.DataFrame(data, columns=list(columns))
-
-    def between(self, start: pd.Timestamp, end: pd.Timestamp | None) -> pd.DataFrame:
-        """The messages timed in [start, end) (the frame itself when all are)."""
-        mask = (self.times >= start.value) & ((self.times < end.value) if end is not None else True)
-        if mask.all():  # one session holds them all (frames are never mutated)
-            return self.frame
-        return self.frame[mask].reset_index(drop=True)
+def _messages(time_column: str, columns: tuple[str, ...],
+              values: dict[str, list[Any] | np.ndarray],
+              times: dict[str, np.ndarray]) -> MessageTable:
+    """Laps, timer events or splits with a known time, as a table of columns."""
+    known = times[time_column] != NAT
+    if not known.any():
+        return MessageTable.empty(columns, time_column)
+    data = {c: ns[known] for c, ns in times.items()}
+    data.update({c: np.asarray(vals, dtype="float64" if isinstance(vals, np.ndarray)
+                               else "object")[known] for c, vals in values.items()})
+    return MessageTable(columns, data, time_column, tuple(times))
 
 
 def _float(value: Any) -> float | None:
@@ -168,7 +158,7 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
     if anchor is not None:
         notes.append("device clock was not set (timestamps since power-on); anchored to the "
                      "activity's local time, UTC offset unknown")
-    known = cols["timestamp_utc"] != _fit.NAT
+    known = cols["timestamp_utc"] != NAT
     if not known.any():
         raise CorruptFileError(path, "timestamps are seconds since device power-on and the "
                                "file holds no absolute time to anchor them")
@@ -190,16 +180,16 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
         return _fit.to_timestamps([m.get(field) for m in messages], anchor)
 
     timer_msgs = [e for e in content.events if e.get("event") == "timer"]
-    events = _Messages("timestamp_utc", TIMER_EVENT_COLUMNS, {
+    events = _messages("timestamp_utc", TIMER_EVENT_COLUMNS, {
         "event_type": [str(e.get("event_type")) for e in timer_msgs],
         "trigger": [e.get("timer_trigger") for e in timer_msgs]},
         {"timestamp_utc": times(timer_msgs, "timestamp")})
-    laps = _Messages("start_utc", LAP_COLUMNS, {
+    laps = _messages("start_utc", LAP_COLUMNS, {
         "elapsed_s": _floats(content.laps, "total_elapsed_time"),
         "timer_s": _floats(content.laps, "total_timer_time"),
         "distance_m": _floats(content.laps, "total_distance")},
         {"start_utc": times(content.laps, "start_time")})
-    splits = _Messages("start_utc", SPLIT_COLUMNS, {
+    splits = _messages("start_utc", SPLIT_COLUMNS, {
         "split_type": [str(s.get("split_type")) for s in content.splits],
         "elapsed_s": _floats(content.splits, "total_elapsed_time"),
         "timer_s": _floats(content.splits, "total_timer_time"),
@@ -208,7 +198,7 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
          "end_utc": times(content.splits, "end_time")})
 
     session_start = times(content.sessions, "start_time")
-    order = [i for i in np.argsort(session_start, kind="stable") if session_start[i] != _fit.NAT]
+    order = [i for i in np.argsort(session_start, kind="stable") if session_start[i] != NAT]
     session_msgs = [content.sessions[i] for i in order]
     start_ns = session_start[order]
     if not session_msgs:
@@ -243,7 +233,7 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
         if isinstance(cad, int | float) and _fit.is_foot_sport(sports[i]) and factor == factor:
             avg_cad = 2.0 * (cad + (_float(msg.get("avg_fractional_cadence")) or 0.0)) * factor
         rpe = _float(msg.get("workout_rpe"))
-        end = starts[i + 1] if i + 1 < len(starts) else None
+        end_ns = int(start_ns[i + 1]) if i + 1 < len(starts) else None
         sessions.append(SessionSummary(
             index=len(sessions), sport=sports[i],
             sub_sport=str(msg["sub_sport"]) if msg.get("sub_sport") is not None else None,
@@ -254,9 +244,9 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
             workout_rpe=rpe / 10.0 if rpe is not None else None,  # FIT stores CR-10 × 10
             workout_feel=_float(msg.get("workout_feel")),
             records=recs,
-            timer_events=events.between(start, end),
-            splits=splits.between(start, end),
-            laps=laps.between(start, end),
+            timer_event_table=events.between(start.value, end_ns),
+            split_table=splits.between(start.value, end_ns),
+            lap_table=laps.between(start.value, end_ns),
         ))
     fid = content.file_id
     device = Device(
@@ -268,8 +258,8 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
     provenance = Provenance(format="fit", sha256=sha, decoder=content.decoder, crc_ok=content.crc_ok,
                             truncated=content.truncated, compression=compression,
                             cadence_scale=scale, warnings=tuple(notes))
-    return Activity(records=records, sessions=tuple(sessions), laps=laps.frame,
-                    timer_events=events.frame, splits=splits.frame, device=device, local_offset_s=local_offset,
+    return Activity(records=records, sessions=tuple(sessions), lap_table=laps,
+                    timer_event_table=events, split_table=splits, device=device, local_offset_s=local_offset,
                     provenance=provenance)
 
 
@@ -296,8 +286,9 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
             timer_s=elapsed - float(gaps[gaps > _PAUSE_GAP_S].sum()),
             distance_m=float(recs["distance_m"].max()) if recs["distance_m"].notna().any() else None,
             avg_cadence_spm=None, workout_rpe=None, workout_feel=None, records=recs,
-            timer_events=empty_frame(TIMER_EVENT_COLUMNS), splits=empty_frame(SPLIT_COLUMNS),
-            laps=empty_frame(LAP_COLUMNS),
+            timer_event_table=MessageTable.empty(TIMER_EVENT_COLUMNS, "timestamp_utc"),
+            split_table=MessageTable.empty(SPLIT_COLUMNS, "start_utc"),
+            lap_table=MessageTable.empty(LAP_COLUMNS, "start_utc"),
         ))
     records = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if len(frames) > 1:
@@ -307,9 +298,10 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
     provenance = Provenance(format="gpx", sha256=sha, decoder=_gpx.DECODER, crc_ok=None,
                             truncated=False, compression=compression, cadence_scale=scale,
                             warnings=tuple(notes))
-    return Activity(records=records, sessions=tuple(sessions), laps=empty_frame(LAP_COLUMNS),
-                    timer_events=empty_frame(TIMER_EVENT_COLUMNS),
-                    splits=empty_frame(SPLIT_COLUMNS), device=Device(product=creator),
+    return Activity(records=records, sessions=tuple(sessions),
+                    lap_table=MessageTable.empty(LAP_COLUMNS, "start_utc"),
+                    timer_event_table=MessageTable.empty(TIMER_EVENT_COLUMNS, "timestamp_utc"),
+                    split_table=MessageTable.empty(SPLIT_COLUMNS, "start_utc"), device=Device(product=creator),
                     local_offset_s=None, provenance=provenance)
 
 

@@ -19,7 +19,7 @@ from fitparse import UncachedFitFile
 from fitparse.processors import UTC_REFERENCE
 from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
 
-from pipeline.activity import FOOT_SPORTS
+from pipeline.activity import FOOT_SPORTS, NAT
 from pipeline.errors import (
     CorruptFileError,
     EmptyActivityError,
@@ -180,9 +180,6 @@ def power_on_anchor(content: FitContent) -> pd.Timestamp | None:
     if isinstance(rel, int) and rel < FIT_POWER_ON_LIMIT and isinstance(local, dt.datetime):
         return pd.Timestamp(local, tz="UTC") - pd.Timedelta(seconds=rel)
     return None
-
-
-NAT = np.iinfo("int64").min  # a missing time in int64 nanoseconds (what NaT is underneath)
 
 
 def to_timestamps(values: list[Any] | np.ndarray, anchor: pd.Timestamp | None) -> np.ndarray:
