@@ -170,10 +170,15 @@ class SessionSummary:
     avg_cadence_spm: float | None
     workout_rpe: float | None
     workout_feel: float | None
-    records: pd.DataFrame = field(repr=False)
+    record_columns: Columns = field(repr=False)
     timer_event_table: MessageTable = field(repr=False)
     split_table: MessageTable = field(repr=False)
     lap_table: MessageTable = field(repr=False)
+
+    @cached_property
+    def records(self) -> pd.DataFrame:
+        """The session's samples as a ``RawRecords`` frame (built on first use)."""
+        return to_frame(self.record_columns, RECORD_COLUMNS)
 
     @property
     def timer_events(self) -> pd.DataFrame:
@@ -193,10 +198,11 @@ class Activity:
     """Everything decoded from one file, in SI units with UTC timestamps.
 
     ``records`` holds all samples of the file; each of ``sessions`` holds its own slice
-    (a multisport or chained FIT file yields several).
+    (a multisport or chained FIT file yields several). Samples are kept as columns
+    (``record_columns``); the frames are built when first asked for.
     """
 
-    records: pd.DataFrame = field(repr=False)
+    record_columns: Columns = field(repr=False)
     sessions: tuple[SessionSummary, ...]
     lap_table: MessageTable = field(repr=False)
     timer_event_table: MessageTable = field(repr=False)
@@ -204,6 +210,11 @@ class Activity:
     device: Device
     local_offset_s: float | None
     provenance: Provenance
+
+    @cached_property
+    def records(self) -> pd.DataFrame:
+        """All samples of the file as a ``RawRecords`` frame (built on first use)."""
+        return to_frame(self.record_columns, RECORD_COLUMNS)
 
     @property
     def laps(self) -> pd.DataFrame:

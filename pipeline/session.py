@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Activity, to_columns, to_frame
+from pipeline.activity import Activity, to_frame
 from pipeline.athletes import Athlete
 from pipeline.clean import CleanConfig, clean_columns, timer_pauses
 from pipeline.gait import GaitConfig, gait_labels, segments_of, watch_labels
@@ -72,7 +72,9 @@ def _cv(values: np.ndarray) -> float:
 
 def interval_structure(segments: pd.DataFrame) -> IntervalStructure:
     """Totals, ratios, warm-up/cool-down and the detected pattern from a Segments table."""
-    seg = segments.sort_values("start_s", kind="stable")
+    start = segments["start_s"].to_numpy(dtype="float64")
+    in_order = bool((np.diff(start) >= 0).all())  # as segments_of builds them
+    seg = segments if in_order else segments.sort_values("start_s", kind="stable")
     gait = seg["gait"].to_numpy(dtype=str)
     duration = seg["duration_s"].to_numpy(dtype="float64")
     distance = seg["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
@@ -198,7 +200,7 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
     # The stages run on numpy columns; the GaitRecords frame is built once, at the end.
     events, splits = s.timer_event_table, s.split_table
     pauses = timer_pauses(events.column("timestamp_utc"), events.column("event_type"))
-    clean, order = clean_columns(to_columns(s.records), pauses, clean_config)
+    clean, order = clean_columns(s.record_columns, pauses, clean_config)
     if validate:
         CleanRecords.validate(to_frame(clean, order))
     paused, duration = clean["paused"], clean["duration_s"]

@@ -57,6 +57,10 @@ def _assert_same(a: Any, b: Any, where: str = "activity") -> None:
         assert type(a) is type(b) and a.reason == b.reason, (where, a, b)
     elif isinstance(a, MessageTable):
         _assert_same(a.frame, b.frame, where)
+    elif isinstance(a, dict):  # record columns
+        assert a.keys() == b.keys(), where
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=f"{where}.{name}")
     else:
         assert a == b or (a != a and b != b), (where, a, b)
 

@@ -28,6 +28,7 @@ from pipeline.activity import (
     Provenance,
     SessionSummary,
     to_columns,
+    to_frame,
     utc_index,
 )
 from pipeline.cadence import decide_cadence_scale
@@ -78,7 +79,7 @@ def _gunzip(data: bytes, path: str) -> bytes:
     return out
 
 
-def _finalise(cols: Columns) -> pd.DataFrame:
+def _finalise(cols: Columns) -> Columns:
     """Sort, drop repeated timestamps, fill distance/speed, express as canonical columns."""
     times = cols["timestamp_utc"]
     known = np.flatnonzero(times != NAT)
@@ -114,8 +115,8 @@ def _finalise(cols: Columns) -> pd.DataFrame:
     hr[(hr <= 0) | (hr > 255)] = np.nan
     power = column("power_w")
     power[power < 0] = np.nan
-    return pd.DataFrame({
-        "timestamp_utc": utc_index(t),
+    return {
+        "timestamp_utc": t,
         "elapsed_s": seconds,
         "distance_m": dist,
         "speed_mps": speed,
@@ -125,7 +126,7 @@ def _finalise(cols: Columns) -> pd.DataFrame:
         "lat_deg": lat,
         "lon_deg": lon,
         "power_w": power,
-    }, columns=list(RECORD_COLUMNS))
+    }
 
 
 def _messages(time_column: str, columns: tuple[str, ...],
@@ -216,7 +217,7 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
     if scale in ("implausible", "spm"):
         notes.append(f"cadence scale decided from the data: {scale}")
     records = _finalise(cols)
-    if len(records) < 2:
+    if len(records["timestamp_utc"]) < 2:
         raise EmptyActivityError(path, "FIT activity holds fewer than two timestamped records")
 
     sessions: list[SessionSummary] = []
@@ -226,7 +227,7 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
             continue
         # One session holding every record is the whole activity: finalise once.
         recs = records if part.all() else _finalise({k: v[part] for k, v in cols.items()})
-        elapsed = _float(msg.get("total_elapsed_time")) or float(recs["elapsed_s"].iloc[-1])
+        elapsed = _float(msg.get("total_elapsed_time")) or float(recs["elapsed_s"][-1])
         timer = _float(msg.get("total_timer_time")) or elapsed
         cad = msg.get("avg_running_cadence", msg.get("avg_cadence"))
         avg_cad = None
@@ -239,11 +240,12 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
             sub_sport=str(msg["sub_sport"]) if msg.get("sub_sport") is not None else None,
             start_utc=start, elapsed_s=elapsed, timer_s=timer,
             distance_m=_float(msg.get("total_distance")) or (
-                float(recs["distance_m"].max()) if recs["distance_m"].notna().any() else None),
+                float(np.nanmax(recs["distance_m"])) if not np.isnan(recs["distance_m"]).all()
+                else None),
             avg_cadence_spm=avg_cad,
             workout_rpe=rpe / 10.0 if rpe is not None else None,  # FIT stores CR-10 × 10
             workout_feel=_float(msg.get("workout_feel")),
-            records=recs,
+            record_columns=recs,
             timer_event_table=events.between(start.value, end_ns),
             split_table=splits.between(start.value, end_ns),
             lap_table=laps.between(start.value, end_ns),
@@ -258,7 +260,7 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
     provenance = Provenance(format="fit", sha256=sha, decoder=content.decoder, crc_ok=content.crc_ok,
                             truncated=content.truncated, compression=compression,
                             cadence_scale=scale, warnings=tuple(notes))
-    return Activity(records=records, sessions=tuple(sessions), lap_table=laps,
+    return Activity(record_columns=records, sessions=tuple(sessions), lap_table=laps,
                     timer_event_table=events, split_table=splits, device=device, local_offset_s=local_offset,
                     provenance=provenance)
 
@@ -267,8 +269,9 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
     tracks, creator, notes = _gpx.decode_gpx(data, path)
     # Finalise every track first (this derives speed from positions where the file has none),
     # then decide the cadence scale once for the file from its foot-sport samples (§5.5).
-    finalised = [(_fit.is_foot_sport(t.sport), _finalise(to_columns(t.points.assign(
-        cadence_spm=t.points["cadence_raw"], distance_m=np.nan)))) for t in tracks]
+    finalised = [(_fit.is_foot_sport(t.sport), to_frame(_finalise(to_columns(t.points.assign(
+        cadence_spm=t.points["cadence_raw"], distance_m=np.nan))), RECORD_COLUMNS))
+        for t in tracks]
     scale, factor = decide_cadence_scale(
         np.concatenate([r["cadence_spm"].to_numpy() if foot else np.full(len(r), np.nan)
                         for foot, r in finalised]),
@@ -285,7 +288,8 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
             start_utc=recs["timestamp_utc"].iloc[0], elapsed_s=elapsed,
             timer_s=elapsed - float(gaps[gaps > _PAUSE_GAP_S].sum()),
             distance_m=float(recs["distance_m"].max()) if recs["distance_m"].notna().any() else None,
-            avg_cadence_spm=None, workout_rpe=None, workout_feel=None, records=recs,
+            avg_cadence_spm=None, workout_rpe=None, workout_feel=None,
+            record_columns=to_columns(recs),
             timer_event_table=MessageTable.empty(TIMER_EVENT_COLUMNS, "timestamp_utc"),
             split_table=MessageTable.empty(SPLIT_COLUMNS, "start_utc"),
             lap_table=MessageTable.empty(LAP_COLUMNS, "start_utc"),
@@ -298,7 +302,7 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
     provenance = Provenance(format="gpx", sha256=sha, decoder=_gpx.DECODER, crc_ok=None,
                             truncated=False, compression=compression, cadence_scale=scale,
                             warnings=tuple(notes))
-    return Activity(records=records, sessions=tuple(sessions),
+    return Activity(record_columns=to_columns(records), sessions=tuple(sessions),
                     lap_table=MessageTable.empty(LAP_COLUMNS, "start_utc"),
                     timer_event_table=MessageTable.empty(TIMER_EVENT_COLUMNS, "timestamp_utc"),
                     split_table=MessageTable.empty(SPLIT_COLUMNS, "start_utc"), device=Device(product=creator),
