@@ -46,12 +46,19 @@ def history() -> list[str]:
         "| end-to-end ingest, corpus running files, 25 files (per-file transactions and "
         "Pandera calls → batches; threads → 2 measuring processes) | 13.0 s (0.9×) | "
         f"{after('ingest corpus', '–')} |",
-        "| end-to-end ingest, sample squad FIT files | not measured | "
+        "| end-to-end ingest, sample squad FIT files, 2 measuring processes (first round "
+        "→ stages on numpy columns, frames built once or on first use) | 1.24 s (11.4×) | "
         f"{after('ingest sample', '–')} |",
         "| decode, clean, gait, segments and session of one sample file, `measure_file` "
-        "(pandas → numpy in the hot paths) | 23 ms | 14 ms |",
+        "(pandas → numpy in the hot paths; then stages on columns, lazy frames for records, "
+        "laps, events and splits, session rows stacked once per chunk) | 23 ms → 14 ms | "
+        "5.8 ms |",
         "| store write per file (row-wise `itertuples` → column-wise values, one insert per "
         "table per chunk) | 14 ms | 4 ms |",
+        "| records to Parquet per sample activity (`to_parquet` → Arrow arrays, labels "
+        "dictionary-encoded) | 2.8 ms | 1.8 ms |",
+        "| duplicate matching, 100–140 sessions (`iterrows`/`iloc` → numpy columns) "
+        "| 14–29 ms | 2 ms |",
         "| peak RSS, gc__fenix5x_multisport_large.fit (before: decode + measure only; after: "
         f"ingest into a store) | 212 MB | {after('rss', '–')} |",
         "| `make run` on the sample squad | 42–48 s | about 15 s |",
