@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Provenance
+from pipeline.activity import Columns, Provenance, to_frame
 from pipeline.athletes import Athlete
 from pipeline.checkins import read_checkins
 from pipeline.dedup import find_duplicates
@@ -59,7 +59,7 @@ class Measured:
     error: InputFileError | None = None
     sessions: tuple[dict[str, Any], ...] = ()  # Sessions rows (``SessionResult.row``)
     segments: pd.DataFrame | None = None
-    records: dict[str, pd.DataFrame] = field(default_factory=dict)
+    records: dict[str, Columns] = field(default_factory=dict)  # GaitRecords by activity
     provenance: Provenance | None = None
 
 
@@ -81,7 +81,7 @@ def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | Non
         sessions=tuple(r.row for r in results),
         segments=pd.concat([r.segments for r in results], ignore_index=True)
         if len(results) > 1 else results[0].segments,
-        records={r.row["activity_id"]: r.records for r in results},
+        records={r.row["activity_id"]: r.record_columns for r in results},
         provenance=activity.provenance)
 
 
@@ -98,14 +98,22 @@ def measure_files(jobs: list[Job], records_dir: Path | None = None) -> list[Meas
     measured = [measure_file(*job) for job in jobs]
     good = [m for m in measured if m.error is None]
     if good:
-        records = {a: r for m in good for a, r in m.records.items()}
-        GaitRecords.validate(pd.concat(records, names=["activity_id", None]).reset_index(0))
+        GaitRecords.validate(_stacked_records([m.records for m in good]))
     if records_dir is None:
         return measured
     for m in good:
-        for activity_id, frame in m.records.items():
-            write_records(records_dir, activity_id, frame)
+        for activity_id, columns in m.records.items():
+            write_records(records_dir, activity_id, columns)
     return [replace(m, records={}) if m.error is None else m for m in measured]
+
+
+def _stacked_records(records: list[dict[str, Columns]]) -> pd.DataFrame:
+    """Activities' GaitRecords columns as one frame with an ``activity_id`` column."""
+    parts = [(a, cols) for files in records for a, cols in files.items()]
+    names = list(parts[0][1])
+    stacked = {n: np.concatenate([cols[n] for _, cols in parts]) for n in names}
+    ids = np.repeat([a for a, _ in parts], [len(cols["timestamp_utc"]) for _, cols in parts])
+    return to_frame({"activity_id": ids.astype(object), **stacked}, ["activity_id", *names])
 
 
 def _measure_chunk(args: tuple[list[Job], Path | None]) -> list[Measured]:

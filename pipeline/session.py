@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Activity, to_frame
+from pipeline.activity import Activity, Columns, to_frame
 from pipeline.athletes import Athlete
 from pipeline.clean import CleanConfig, clean_columns, timer_pauses
 from pipeline.gait import GaitConfig, gait_labels, segments_of, watch_labels
@@ -138,12 +138,13 @@ def activity_id_for(sha256: str, session_index: int) -> str:
 class SessionResult:
     """The three layers measured from one session.
 
-    ``row`` is the Sessions row as plain values; ``session`` is that row as a one-row frame
-    (built on first use: a batch stacks many rows into one frame instead).
+    ``row`` is the Sessions row as plain values and ``record_columns`` the samples as arrays;
+    ``session`` and ``records`` are their frames, built on first use (a batch stacks many
+    sessions' rows and columns into one frame instead).
     """
 
     row: dict[str, Any]
-    records: pd.DataFrame  # GaitRecords
+    record_columns: Columns  # GaitRecords as arrays (timestamps as int64 UTC ns)
     segments: pd.DataFrame  # Segments
     structure: IntervalStructure
     validated: bool = True
@@ -153,6 +154,12 @@ class SessionResult:
         """One Sessions row (validated when ``measure_session`` was asked to validate)."""
         frame = sessions_frame([self.row])
         return Sessions.validate(frame) if self.validated else frame
+
+    @cached_property
+    def records(self) -> pd.DataFrame:
+        """The GaitRecords frame (validated when ``measure_session`` was asked to validate)."""
+        frame = to_frame(self.record_columns, self.record_columns)
+        return GaitRecords.validate(frame) if self.validated else frame
 
 
 def sessions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -217,10 +224,10 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         agreement = float(duration[cover][data_labels[cover] == watch[cover]].sum()
                           / duration[cover].sum())
     clean["gait"] = labels
-    gait = to_frame(clean, [*order, "gait"])
-    segments = segments_of(clean, aid)
+    gait = {name: clean[name] for name in [*order, "gait"]}
+    segments = segments_of(gait, aid)
     if validate:
-        gait, segments = GaitRecords.validate(gait), Segments.validate(segments)
+        segments = Segments.validate(segments)
     st = interval_structure(segments)
     # Summary statistics on the arrays; missing values are skipped as pandas would.
     moving = ~paused
@@ -268,10 +275,10 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         "sha256": activity.provenance.sha256, "truncated": activity.provenance.truncated,
         "duplicate_of": None,
     }
-    result = SessionResult(row=row, records=gait, segments=segments, structure=st,
+    result = SessionResult(row=row, record_columns=gait, segments=segments, structure=st,
                            validated=validate)
-    if validate:
-        _ = result.session  # raises here, not at first use, when the row breaks the model
+    if validate:  # raise here, not at first use, when a layer breaks its model
+        _ = result.session, result.records
     return result
 
 

@@ -18,7 +18,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pipeline.activity import Columns, to_columns
 from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
 
 __all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "file_key", "records_path",
@@ -173,7 +174,7 @@ class ActivityWrite:
     name: str
     athlete_id: str | None
     n_sessions: int | None
-    records: dict[str, pd.DataFrame]
+    records: Mapping[str, pd.DataFrame | Columns]
     status: str
     reason: str | None
     sha256: str | None = None
@@ -203,26 +204,28 @@ def records_path(records_dir: Path, activity_id: str) -> Path:
     return records_dir / f"{activity_id}.parquet"
 
 
-def write_records(records_dir: Path, activity_id: str, frame: pd.DataFrame) -> None:
+def write_records(records_dir: Path, activity_id: str, records: pd.DataFrame | Columns) -> None:
     """Write one activity's GaitRecords atomically (also from measuring processes).
 
-    Records are written before the rows that name them commit; until then an orphan file
-    is harmless and the next run overwrites it with the same content.
+    ``records`` is the frame or its columns (timestamps as int64 UTC nanoseconds). Records
+    are written before the rows that name them commit; until then an orphan file is harmless
+    and the next run overwrites it with the same content.
     """
-    table = pa.table({name: _arrow_column(frame[name]) for name in frame.columns})
+    if isinstance(records, pd.DataFrame):
+        records = to_columns(records)
+    table = pa.table({name: _arrow_column(name, values) for name, values in records.items()})
     # Labels repeat, so they are dictionary-encoded; measurements rarely do (it costs time).
     _atomic_write(records_path(records_dir, activity_id),
                   lambda tmp: pq.write_table(table, tmp, use_dictionary=["gait"]))
 
 
-def _arrow_column(column: pd.Series) -> pa.Array:
+def _arrow_column(name: str, values: np.ndarray) -> pa.Array:
     """One records column for Parquet: missing values are nulls (NaN too, as pandas writes)."""
-    if isinstance(column.dtype, pd.DatetimeTZDtype):
-        return pa.array(column.dt.as_unit("ns").dt.tz_convert("UTC").array.asi8,
-                        type=pa.timestamp("ns", tz="UTC"))
-    if pd.api.types.is_string_dtype(column.dtype):
-        return pa.array(column.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    return pa.array(column.to_numpy(), from_pandas=True)
+    if name == "timestamp_utc":
+        return pa.array(values, type=pa.timestamp("ns", tz="UTC"))
+    if name == "gait":
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    return pa.array(values, from_pandas=True)
 
 
 class Store:
