@@ -30,7 +30,7 @@ from pipeline.evaluate import Evaluation, evaluate
 from pipeline.inbox import InboxItem, read_zip_members
 from pipeline.parse import detect_format, read_activity
 from pipeline.session import apply_checkin_rpe, measure_session, sessions_frame
-from pipeline.store import ActivityWrite, Store, file_key, write_records
+from pipeline.store import ActivityWrite, Store, archive_raw, file_key, write_records
 from schemas import GaitRecords, Segments, Sessions
 
 __all__ = ["FileOutcome", "Measured", "ingest_bytes", "ingest_files", "ingest_item", "ingest_items",
@@ -88,22 +88,25 @@ def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | Non
 Job = tuple[bytes, str, str, Athlete | None]  # (bytes, name, athlete_id, roster entry)
 
 
-def measure_files(jobs: list[Job], records_dir: Path | None = None) -> list[Measured]:
-    """Measure files; with ``records_dir``, also validate and write their records there.
+def measure_files(jobs: list[Job], store_dir: Path | None = None) -> list[Measured]:
+    """Measure files; with ``store_dir``, also archive their bytes and write their records.
 
     A measuring process runs this on a few files at a time: one GaitRecords validation for
-    all of them, and the Parquet files written where they are, so per-second frames never
-    travel back to the parent. Without ``records_dir`` the records stay in the results.
+    all of them, then the raw bytes and the Parquet records written into the store's
+    folders, so neither travels back to the parent. Without ``store_dir`` the records stay
+    in the results.
     """
     measured = [measure_file(*job) for job in jobs]
     good = [m for m in measured if m.error is None]
     if good:
         GaitRecords.validate(_stacked_records([m.records for m in good]))
-    if records_dir is None:
+    if store_dir is None:
         return measured
+    for (data, *_), m in zip(jobs, measured, strict=True):
+        archive_raw(store_dir / "raw", data, m.key)
     for m in good:
         for activity_id, columns in m.records.items():
-            write_records(records_dir, activity_id, columns)
+            write_records(store_dir / "records", activity_id, columns)
     return [replace(m, records={}) if m.error is None else m for m in measured]
 
 
@@ -158,8 +161,8 @@ def _measure_all(jobs: list[Job], store: Store, executor: Executor | None) -> It
     no worker finishes long after the other.
     """
     if executor is None:
-        return measure_files(jobs)
-    chunks = [(part, store.root / "records") for part in _parts(jobs, _tapering(len(jobs), 16, 4, 6))]
+        return measure_files(jobs, store.root)
+    chunks = [(part, store.root) for part in _parts(jobs, _tapering(len(jobs), 16, 4, 6))]
     return itertools.chain.from_iterable(executor.map(_measure_chunk, chunks))
 
 
@@ -298,8 +301,6 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
     jobs: list[Job] = [(files[i][0], files[i][1], files[i][2], roster.get(files[i][2]))
                        for i in todo]
     results = _measure_all(jobs, store, executor)
-    for i in todo:  # while the workers measure
-        store.archive_raw(files[i][0], keys[i])
     # Store in chunks as results arrive, so writing overlaps the workers' measuring. A chunk
     # costs about 45 ms whatever its size (Pandera, duplicates, one transaction): chunks are
     # large, and the last is a quarter of the others, since it is written after all is measured.

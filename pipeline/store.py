@@ -33,7 +33,8 @@ from sqlalchemy.engine import Engine
 from pipeline.activity import Columns, to_columns
 from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
 
-__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "file_key", "records_path",
+__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "archive_raw", "file_key",
+           "raw_path", "records_path",
            "write_records"]
 
 DEFAULT_STORE = Path(".comeback")
@@ -204,6 +205,18 @@ def records_path(records_dir: Path, activity_id: str) -> Path:
     return records_dir / f"{activity_id}.parquet"
 
 
+def raw_path(raw_dir: Path, key: str) -> Path:
+    """Where a store's raw archive keeps the bytes whose file key is ``key``."""
+    return raw_dir / key[:2] / key
+
+
+def archive_raw(raw_dir: Path, data: bytes, key: str) -> None:
+    """Keep input bytes in a raw archive, atomically (also from measuring processes)."""
+    path = raw_path(raw_dir, key)
+    if not path.exists():
+        _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
 def write_records(records_dir: Path, activity_id: str, records: pd.DataFrame | Columns) -> None:
     """Write one activity's GaitRecords atomically (also from measuring processes).
 
@@ -273,14 +286,12 @@ class Store:
 
     # -- raw archive and records ---------------------------------------------------------
     def raw_path(self, key: str) -> Path:
-        return self.root / "raw" / key[:2] / key
+        return raw_path(self.root / "raw", key)
 
     def archive_raw(self, data: bytes, key: str | None = None) -> str:
         """Keep the input bytes under their SHA-256 (``key`` if the caller has it); returns it."""
         key = key or file_key(data)
-        path = self.raw_path(key)
-        if not path.exists():
-            _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        archive_raw(self.root / "raw", data, key)
         return key
 
     def records_path(self, activity_id: str) -> Path:
