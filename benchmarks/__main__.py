@@ -119,7 +119,7 @@ def bench_ingest(sets: dict[str, list[Path]], pool: Any, pool_start_s: float) ->
              "Ingest: decode, clean, gait, segments, session, Pandera validation, duplicate "
              "matching and the write to a fresh embedded store (SQLite + Parquet). Records/s "
              "count the baseline's records for both, measured side by side in this run; "
-             "ingest times are the median of 3 runs.", "",
+             "ingest times are the median of 5 runs (this machine is shared: single runs vary by ±10 %).", "",
              "| files | records | step | seconds | records/s | vs baseline |",
              "|---|---:|---|---:|---:|---:|"]
     for label, files in sets.items():
@@ -131,8 +131,8 @@ def bench_ingest(sets: dict[str, list[Path]], pool: Any, pool_start_s: float) ->
                 decode_fit(p.read_bytes(), p.name)
         t_dec = time.perf_counter() - t_dec
         _ingest_seconds(files[:2])  # warm imports and caches
-        t_one = float(np.median([_ingest_seconds(files) for _ in range(3)]))
-        t_two = float(np.median([_ingest_seconds(files, pool) for _ in range(3)]))
+        t_one = float(np.median([_ingest_seconds(files) for _ in range(5)]))
+        t_two = float(np.median([_ingest_seconds(files, pool) for _ in range(5)]))
         rows = [("naive baseline", t_base), ("FIT decoding only (fast path + fallback)", t_dec),
                 ("ingest, 1 process", t_one), ("ingest, 2 measuring processes", t_two)]
         for step, sec in rows:
