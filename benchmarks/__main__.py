@@ -119,7 +119,8 @@ def bench_ingest(sets: dict[str, list[Path]], pool: Any, pool_start_s: float) ->
              "Ingest: decode, clean, gait, segments, session, Pandera validation, duplicate "
              "matching and the write to a fresh embedded store (SQLite + Parquet). Records/s "
              "count the baseline's records for both, measured side by side in this run; "
-             "ingest times are the median of 5 runs (this machine is shared: single runs vary by ±10 %).", "",
+             "ingest times are the median of 5 runs (this machine is shared: single runs vary "
+             "by ±10 %).", "",
              "| files | records | step | seconds | records/s | vs baseline |",
              "|---|---:|---|---:|---:|---:|"]
     for label, files in sets.items():
@@ -212,8 +213,9 @@ def _squad_store(root: Path, athletes: int, weeks: int) -> tuple[Any, dict[str, 
         columns="_base")
     store = Store(root / "squad")
     keys = {aid: f"k{i}" for i, aid in enumerate(big["athlete_id"].unique())}
-    writes = [ActivityWrite(keys[aid], f"{keys[aid]}.fit", str(aid), len(part), {}, status="ingested",
-                            reason=None) for aid, part in big.groupby("athlete_id")]
+    writes = [ActivityWrite(keys[aid], f"{keys[aid]}.fit", str(aid), len(part), {},
+                            status="ingested", reason=None)
+              for aid, part in big.groupby("athlete_id")]
     store.write_batch(writes, sessions=big.assign(file_key=big["athlete_id"].map(keys)),
                       segments=segs)
     checkins = sample.table("checkins")

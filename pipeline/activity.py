@@ -152,8 +152,34 @@ class Provenance:
     warnings: tuple[str, ...] = ()
 
 
+class _Frames:
+    """The frames of a recording, built on first use from its columns and message tables."""
+
+    record_columns: Columns
+    timer_event_table: MessageTable
+    split_table: MessageTable
+    lap_table: MessageTable
+
+    @cached_property
+    def records(self) -> pd.DataFrame:
+        """The samples as a ``RawRecords`` frame."""
+        return to_frame(self.record_columns, RECORD_COLUMNS)
+
+    @property
+    def timer_events(self) -> pd.DataFrame:
+        return self.timer_event_table.frame
+
+    @property
+    def splits(self) -> pd.DataFrame:
+        return self.split_table.frame
+
+    @property
+    def laps(self) -> pd.DataFrame:
+        return self.lap_table.frame
+
+
 @dataclass(frozen=True)
-class SessionSummary:
+class SessionSummary(_Frames):
     """One sport session of a file (a FIT ``session`` message or one GPX ``trk``).
 
     Times are seconds; cadence is steps/min; ``workout_rpe`` is CR-10 (0–10) and
@@ -175,26 +201,9 @@ class SessionSummary:
     split_table: MessageTable = field(repr=False)
     lap_table: MessageTable = field(repr=False)
 
-    @cached_property
-    def records(self) -> pd.DataFrame:
-        """The session's samples as a ``RawRecords`` frame (built on first use)."""
-        return to_frame(self.record_columns, RECORD_COLUMNS)
-
-    @property
-    def timer_events(self) -> pd.DataFrame:
-        return self.timer_event_table.frame
-
-    @property
-    def splits(self) -> pd.DataFrame:
-        return self.split_table.frame
-
-    @property
-    def laps(self) -> pd.DataFrame:
-        return self.lap_table.frame
-
 
 @dataclass(frozen=True)
-class Activity:
+class Activity(_Frames):
     """Everything decoded from one file, in SI units with UTC timestamps.
 
     ``records`` holds all samples of the file; each of ``sessions`` holds its own slice
@@ -210,23 +219,6 @@ class Activity:
     device: Device
     local_offset_s: float | None
     provenance: Provenance
-
-    @cached_property
-    def records(self) -> pd.DataFrame:
-        """All samples of the file as a ``RawRecords`` frame (built on first use)."""
-        return to_frame(self.record_columns, RECORD_COLUMNS)
-
-    @property
-    def laps(self) -> pd.DataFrame:
-        return self.lap_table.frame
-
-    @property
-    def timer_events(self) -> pd.DataFrame:
-        return self.timer_event_table.frame
-
-    @property
-    def splits(self) -> pd.DataFrame:
-        return self.split_table.frame
 
     @property
     def sport(self) -> str:

@@ -176,7 +176,8 @@ def _stacked(good: list[Measured]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _activity_write(m: Measured, status: str, reason: str | None) -> ActivityWrite:
     assert m.provenance is not None
-    return ActivityWrite(m.key, m.name, m.athlete_id, len(m.sessions), m.records, status=status, reason=reason, sha256=m.provenance.sha256,
+    return ActivityWrite(m.key, m.name, m.athlete_id, len(m.sessions), m.records,
+                         status=status, reason=reason, sha256=m.provenance.sha256,
                          fmt=m.provenance.format, truncated=m.provenance.truncated,
                          warnings=m.provenance.warnings)
 

@@ -261,7 +261,8 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
                             truncated=content.truncated, compression=compression,
                             cadence_scale=scale, warnings=tuple(notes))
     return Activity(record_columns=records, sessions=tuple(sessions), lap_table=laps,
-                    timer_event_table=events, split_table=splits, device=device, local_offset_s=local_offset,
+                    timer_event_table=events, split_table=splits, device=device,
+                    local_offset_s=local_offset,
                     provenance=provenance)
 
 
@@ -305,7 +306,8 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
     return Activity(record_columns=to_columns(records), sessions=tuple(sessions),
                     lap_table=MessageTable.empty(LAP_COLUMNS, "start_utc"),
                     timer_event_table=MessageTable.empty(TIMER_EVENT_COLUMNS, "timestamp_utc"),
-                    split_table=MessageTable.empty(SPLIT_COLUMNS, "start_utc"), device=Device(product=creator),
+                    split_table=MessageTable.empty(SPLIT_COLUMNS, "start_utc"),
+                    device=Device(product=creator),
                     local_offset_s=None, provenance=provenance)
 
 
