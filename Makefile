@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 fuzz: $(STAMP)
-	COMEBACK_FUZZ_EXAMPLES=$${COMEBACK_FUZZ_EXAMPLES:-20000} $(BIN)/pytest tests/test_parse.py tests/test_fastfit.py -k mutated -p no:cacheprovider
+	COMEBACK_HYPOTHESIS_PROFILE=explore COMEBACK_FUZZ_EXAMPLES=$${COMEBACK_FUZZ_EXAMPLES:-20000} $(BIN)/pytest tests/test_parse.py tests/test_fastfit.py -k mutated -p no:cacheprovider
 
 sample: $(STAMP)
 	$(BIN)/python data/sample/generate.py

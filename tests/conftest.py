@@ -26,6 +26,13 @@ os.environ.pop("PREFECT_API_URL", None)
 
 
 import pytest
+from hypothesis import settings
+
+# The suite replays the same generated examples on every run, so CI passes or fails on the
+# code alone; `make fuzz` explores new random examples at scale (profile "explore").
+settings.register_profile("suite", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("COMEBACK_HYPOTHESIS_PROFILE", "suite"))
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -6,6 +6,7 @@ import gzip
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -102,3 +103,18 @@ def test_mutated_real_files_raise_only_project_errors(data):
     else:
         mutated = seed[:14] + data.draw(st.binary(min_size=0, max_size=2000))
     _check(mutated)
+
+
+def test_a_field_a_damaged_definition_made_an_array_stays_one_cell():
+    """Found by fuzzing: a definition that gives the event's data field several values made
+    the trigger column two-dimensional, and building the events frame crashed."""
+    from pipeline.activity import NAT, TIMER_EVENT_COLUMNS
+    from pipeline.parse import _messages
+
+    times = np.array([1_000_000_000, 2_000_000_000, NAT], dtype="int64")
+    table = _messages("timestamp_utc", TIMER_EVENT_COLUMNS,
+                      {"event_type": ["start", "stop_all", "start"],
+                       "trigger": [[0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]]},
+                      {"timestamp_utc": times})
+    assert len(table) == 2 and table.column("trigger").shape == (2,)
+    assert table.frame["trigger"].tolist() == [[0, 0, 0, 0], [0, 0, 0, 0]]

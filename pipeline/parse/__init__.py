@@ -137,8 +137,11 @@ def _messages(time_column: str, columns: tuple[str, ...],
     if not known.any():
         return MessageTable.empty(columns, time_column)
     data = {c: ns[known] for c, ns in times.items()}
-    data.update({c: np.asarray(vals, dtype="float64" if isinstance(vals, np.ndarray)
-                               else "object")[known] for c, vals in values.items()})
+    # Object columns are built one value per row: a field that a damaged definition made an
+    # array (a list per message) must stay one cell, not become a second dimension.
+    data.update({c: (np.asarray(vals, dtype="float64") if isinstance(vals, np.ndarray)
+                     else np.fromiter(vals, dtype=object, count=len(vals)))[known]
+                 for c, vals in values.items()})
     return MessageTable(columns, data, time_column, tuple(times))
 
 
