@@ -23,6 +23,7 @@ from pipeline.athletes import read_roster
 from pipeline.inbox import InboxItem, iter_exports
 from pipeline.ingest import (
     FileOutcome,
+    athletes_to_recompute,
     ingest_items,
     measuring_pool,
     recompute,
@@ -120,16 +121,8 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
             outcomes.extend(fut.result())
         else:
             failures.append((label, fut.state.message))
-    before = st.table("checkins")
-    problems = refresh_checkins(st, inbox_path, sorted(roster))
-    after = st.table("checkins")
-    changed = set(after["athlete_id"]) ^ set(before["athlete_id"]) | {
-        a for a in set(after["athlete_id"]) & set(before["athlete_id"])
-        if not before[before["athlete_id"] == a].reset_index(drop=True).equals(
-            after[after["athlete_id"] == a].reset_index(drop=True))}
-    touched = {o.athlete_id for o in outcomes if o.status == "ingested"} | changed
-    known = set(st.table("decisions")["athlete_id"])
-    touched |= set(roster) - known  # new athletes get their first decision
+    problems = refresh_checkins(st, inbox_path, roster)
+    touched = athletes_to_recompute(st, roster, program_dir=inbox_path)
     if touched:
         recompute(st, touched, roster, program_dir=inbox_path)
     summary = {

@@ -10,6 +10,7 @@ propagates.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import multiprocessing
 from collections.abc import Iterable, Mapping
@@ -33,9 +34,9 @@ from pipeline.session import apply_checkin_rpe, measure_session, sessions_frame
 from pipeline.store import ActivityWrite, Store, archive_raw, file_key, write_records
 from schemas import GaitRecords, Segments, Sessions
 
-__all__ = ["FileOutcome", "Measured", "ingest_bytes", "ingest_files", "ingest_item", "ingest_items",
-           "measure_file", "measure_files", "measuring_pool", "recompute", "refresh_checkins",
-           "reprocess_store"]
+__all__ = ["FileOutcome", "Measured", "athletes_to_recompute", "ingest_bytes", "ingest_files",
+           "ingest_item", "ingest_items", "measure_file", "measure_files", "measuring_pool",
+           "profile_fingerprint", "recompute", "refresh_checkins", "reprocess_store"]
 
 
 @dataclass(frozen=True)
@@ -368,23 +369,57 @@ def ingest_item(store: Store, item: InboxItem, roster: Mapping[str, Athlete]) ->
 
 
 def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.DataFrame:
-    """Re-read each athlete's checkins.csv; returns the problems found (line, column, reason)."""
-    problems = []
-    for aid in athletes:
+    """Re-read the athletes' checkins.csv files that changed since they were last read.
+
+    A file is read again only when its bytes differ from the ones the store holds rows of;
+    its athlete then waits for a recompute. Returns the rejected rows (line, column, reason)
+    the store now holds for these athletes, whether found tonight or on an earlier night.
+    """
+    ids = sorted(set(athletes))
+    states = store.athlete_states()
+    for aid in ids:
         path = inbox / aid / "checkins.csv"
         if not path.exists():
             continue
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        if states.get(aid, {}).get("checkins_sha256") == sha:
+            continue
         result = read_checkins(path, aid)
-        rel = result.problems.assign(athlete_id=aid, source=f"{aid}/checkins.csv")
-        store.replace_for_athletes("checkins", [aid], result.checkins)
-        store.replace_for_athletes("checkin_problems", [aid], rel.astype({"value": str}))
-        problems.append(rel)
-    return pd.concat(problems, ignore_index=True) if problems else pd.DataFrame()
+        problems = result.problems.assign(athlete_id=aid, source=f"{aid}/checkins.csv")
+        store.replace_checkins(aid, result.checkins, problems.astype({"value": str}), sha)
+    problems = store.table("checkin_problems", ids)
+    return problems.sort_values(["source", "line"]).reset_index(drop=True)
+
+
+def profile_fingerprint(athlete: Athlete | None, program_dir: Path | None = None) -> str:
+    """SHA-256 of what an athlete's evaluation depends on besides sessions and check-ins:
+    the roster row and, for a program of their own, the program file's bytes."""
+    parts = [repr(athlete).encode()]
+    if athlete is not None and athlete.program:
+        path = Path(athlete.program)
+        path = program_dir / path if not path.is_absolute() and program_dir else path
+        parts.append(path.read_bytes() if path.exists() else b"(missing)")
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+def athletes_to_recompute(store: Store, roster: Mapping[str, Athlete],
+                          program_dir: Path | None = None) -> list[str]:
+    """Athletes whose derived tables are out of date: new sessions or check-ins were written
+    since their last recompute, their roster row or program changed, or they have never
+    been evaluated. Everyone else's daily load, decisions and flags stand as they are."""
+    states = store.athlete_states()
+    due = {a for a, st in states.items() if st["stale"]}
+    due |= {a for a, athlete in roster.items()
+            if states.get(a, {}).get("profile_sha256") != profile_fingerprint(athlete, program_dir)}
+    return sorted(due)
 
 
 def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlete],
               program_dir: Path | None = None) -> Evaluation:
-    """Recompute daily load, decisions, flags and next sessions for these athletes only."""
+    """Recompute daily load, decisions, flags and next sessions for these athletes only.
+
+    The four tables and the athletes' up-to-date mark are written in one transaction.
+    """
     ids = sorted(set(athletes))
     checkins = store.table("checkins", ids)
     sessions = apply_checkin_rpe(store.table("sessions", ids), checkins)
@@ -392,12 +427,10 @@ def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlet
     segments = store.table("segments", ids)
     result = evaluate(sessions, segments, checkins, {a: roster[a] for a in ids if a in roster},
                       program_dir=program_dir)
-    for table, frame in (("daily_load", result.daily_load), ("decisions", result.decisions),
-                         ("flags", result.flags), ("next_sessions", result.next_sessions)):
-        store.replace_for_athletes(table, ids, frame)
+    store.replace_derived({"daily_load": result.daily_load, "decisions": result.decisions,
+                           "flags": result.flags, "next_sessions": result.next_sessions},
+                          {a: profile_fingerprint(roster.get(a), program_dir) for a in ids})
     return result
-
-
 
 
 def reprocess_store(store: Store, roster: Mapping[str, Athlete], *,

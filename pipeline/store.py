@@ -85,13 +85,21 @@ CHECKIN_PROBLEMS = sa.Table("checkin_problems", _meta, sa.Column("athlete_id", s
                             sa.Column("source", sa.Text), sa.Column("line", sa.Integer),
                             sa.Column("column", sa.Text), sa.Column("value", sa.Text),
                             sa.Column("reason", sa.Text))
+# Per athlete: fingerprints of the inputs the derived tables were computed from, and whether
+# rows written since (sessions, check-ins) still wait for a recompute. The nightly run
+# recomputes only athletes that are stale or whose inputs changed.
+ATHLETE_STATE = sa.Table("athlete_state", _meta,
+                         sa.Column("athlete_id", sa.Text, primary_key=True),
+                         sa.Column("checkins_sha256", sa.Text),
+                         sa.Column("profile_sha256", sa.Text),
+                         sa.Column("stale", sa.Boolean, nullable=False))
 VERSION = sa.Table("schema_version", _meta, sa.Column("version", sa.Integer, nullable=False),
                    sa.Column("applied_utc", sa.Text))
 
 TABLES: dict[str, sa.Table] = {
     "files": FILES, "sessions": SESSIONS, "segments": SEGMENTS, "checkins": CHECKINS,
     "daily_load": DAILY, "decisions": DECISIONS, "flags": FLAGS, "next_sessions": NEXT,
-    "checkin_problems": CHECKIN_PROBLEMS,
+    "checkin_problems": CHECKIN_PROBLEMS, "athlete_state": ATHLETE_STATE,
 }
 _MODELS: dict[str, Any] = {"sessions": Sessions, "segments": Segments, "checkins": CheckIns,
                            "daily_load": DailyLoad, "decisions": Decisions, "flags": Flags}
@@ -100,7 +108,8 @@ _DATE_COLUMNS = {"local_date", "date", "rest_until"}
 
 
 def _migrate_v1(conn: sa.Connection) -> None:
-    _meta.create_all(conn, tables=[t for t in TABLES.values() if t is not CHECKIN_PROBLEMS])
+    _meta.create_all(conn, tables=[t for t in TABLES.values() if t is not CHECKIN_PROBLEMS
+                                   and t is not ATHLETE_STATE])
 
 
 def _migrate_v2(conn: sa.Connection) -> None:
@@ -112,8 +121,13 @@ def _migrate_v3(conn: sa.Connection) -> None:
     _SESSIONS_BY_START.create(conn, checkfirst=True)
 
 
+def _migrate_v4(conn: sa.Connection) -> None:
+    # Athletes without a state row are recomputed once, so a store from before is caught up.
+    ATHLETE_STATE.create(conn, checkfirst=True)
+
+
 # Versioned migrations, applied in order and recorded in schema_version.
-MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3)]
+MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4)]
 
 
 def file_key(data: bytes) -> str:
@@ -372,6 +386,13 @@ class Store:
                              .values(duplicate_of=target))
             if duplicates:
                 self._restate_files(conn, list(duplicates))
+            if ids:
+                athletes = set(sessions["athlete_id"]) if sessions is not None else set()
+                if duplicates:
+                    athletes |= set(conn.execute(
+                        sa.select(SESSIONS.c.athlete_id).distinct()
+                        .where(SESSIONS.c.activity_id.in_(list(duplicates)))).scalars())
+                self._set_state(conn, {str(a): {"stale": True} for a in athletes})
 
     @staticmethod
     def _restate_files(conn: sa.Connection, activity_ids: list[str]) -> None:
@@ -404,15 +425,60 @@ class Store:
             conn.execute(stmt, rows)
 
     # -- derived tables --------------------------------------------------------------------
+    @staticmethod
+    def _replace(conn: sa.Connection, table: str, ids: list[str], frame: pd.DataFrame) -> None:
+        t = TABLES[table]
+        conn.execute(t.delete().where(t.c.athlete_id.in_(ids)))
+        mine = frame[frame["athlete_id"].isin(ids)] if len(frame) else frame
+        if len(mine):
+            conn.execute(t.insert(), _rows(mine, t))
+
+    @staticmethod
+    def _set_state(conn: sa.Connection, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Update athletes' state rows (created, stale, when missing)."""
+        if not values:
+            return
+        known = set(conn.execute(sa.select(ATHLETE_STATE.c.athlete_id).where(
+            ATHLETE_STATE.c.athlete_id.in_(list(values)))).scalars())
+        for athlete_id, row in values.items():
+            if athlete_id in known:
+                conn.execute(ATHLETE_STATE.update()
+                             .where(ATHLETE_STATE.c.athlete_id == athlete_id).values(**row))
+            else:
+                conn.execute(ATHLETE_STATE.insert().values(
+                    **{"athlete_id": athlete_id, "stale": True, **row}))
+
     def replace_for_athletes(self, table: str, athletes: Iterable[str], frame: pd.DataFrame) -> None:
         """Replace a table's rows of these athletes with ``frame`` in one transaction."""
-        t = TABLES[table]
-        ids = list(athletes)
         with self._lock, self.engine.begin() as conn:
-            conn.execute(t.delete().where(t.c.athlete_id.in_(ids)))
-            mine = frame[frame["athlete_id"].isin(ids)] if len(frame) else frame
-            if len(mine):
-                conn.execute(t.insert(), _rows(mine, t))
+            self._replace(conn, table, list(athletes), frame)
+
+    def replace_checkins(self, athlete_id: str, checkins: pd.DataFrame, problems: pd.DataFrame,
+                         sha256: str) -> None:
+        """An athlete's check-ins and rejected rows as read from a file whose bytes hash to
+        ``sha256``, in one transaction; the athlete then waits for a recompute."""
+        with self._lock, self.engine.begin() as conn:
+            self._replace(conn, "checkins", [athlete_id], checkins)
+            self._replace(conn, "checkin_problems", [athlete_id], problems)
+            self._set_state(conn, {athlete_id: {"checkins_sha256": sha256, "stale": True}})
+
+    def replace_derived(self, frames: Mapping[str, pd.DataFrame],
+                        profiles: Mapping[str, str]) -> None:
+        """Replace derived tables (daily load, decisions, flags…) for the athletes in
+        ``profiles`` and mark them up to date with that profile fingerprint, in one transaction
+        (a crash leaves the previous evaluation whole, and the athletes still stale)."""
+        ids = list(profiles)
+        with self._lock, self.engine.begin() as conn:
+            for table, frame in frames.items():
+                self._replace(conn, table, ids, frame)
+            self._set_state(conn, {a: {"profile_sha256": sha, "stale": False}
+                                   for a, sha in profiles.items()})
+
+    def athlete_states(self) -> dict[str, dict[str, Any]]:
+        """Every athlete's state row: input fingerprints and whether a recompute is due."""
+        with self.engine.connect() as conn:
+            return {r["athlete_id"]: dict(r)
+                    for r in conn.execute(sa.select(ATHLETE_STATE)).mappings()}
 
     # -- reading ---------------------------------------------------------------------------
     def sessions_near(self, athlete_id: str, low: pd.Timestamp, high: pd.Timestamp) -> pd.DataFrame:

@@ -15,7 +15,13 @@ import pytest
 from pipeline.athletes import read_roster
 from pipeline.errors import UnsupportedFileError
 from pipeline.inbox import InboxItem, ZipLimits, iter_exports, read_zip_members
-from pipeline.ingest import ingest_item
+from pipeline.ingest import (
+    athletes_to_recompute,
+    ingest_item,
+    ingest_items,
+    recompute,
+    refresh_checkins,
+)
 from pipeline.store import Store
 from tests.conftest import ROOT
 from tests.helpers import INBOX, small_inbox
@@ -122,18 +128,18 @@ def test_sigkill_mid_batch_leaves_store_consistent_and_next_run_completes(tmp_pa
 
 def test_schema_migrations_are_versioned(tmp_path):
     store = Store(tmp_path / "s")
-    assert store.schema_version == 3
-    assert Store(tmp_path / "s").schema_version == 3  # reopening applies nothing twice
+    assert store.schema_version == 4
+    assert Store(tmp_path / "s").schema_version == 4  # reopening applies nothing twice
     with store.engine.connect() as conn:
         versions = pd.read_sql("select version from schema_version", conn)["version"].tolist()
-    assert versions == [1, 2, 3]
+    assert versions == [1, 2, 3, 4]
 
 
 def test_postgresql_store_matches_sqlite(tmp_path, postgres_url):
     inbox = small_inbox(tmp_path, n=3)
     lite = Store(tmp_path / "lite")
     pg = Store(tmp_path / "pg", url=postgres_url)
-    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 3
+    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 4
     for store in (lite, pg):
         _ingest_all(store, inbox)
     again = _ingest_all(pg, inbox)
@@ -164,3 +170,64 @@ def test_a_copy_is_a_duplicate_whichever_file_comes_first(tmp_path, order, write
     assert ledger[gpx.name] == "duplicate" and ledger[fit.name] == "ingested"
     sessions = store.table("sessions").set_index("source_format")["duplicate_of"]
     assert pd.isna(sessions["fit"]) and isinstance(sessions["gpx"], str)
+
+
+def _night(store: Store, inbox: Path) -> list[str]:
+    """The nightly flow's body without Prefect; returns the athletes it recomputed."""
+    roster = read_roster(inbox / "athletes.csv")
+    ingest_items(store, list(iter_exports(inbox)), roster)
+    refresh_checkins(store, inbox, roster)
+    due = athletes_to_recompute(store, roster, program_dir=inbox)
+    if due:
+        recompute(store, due, roster, program_dir=inbox)
+    return due
+
+
+def test_a_night_recomputes_only_the_athletes_whose_inputs_changed(tmp_path, monkeypatch):
+    import pipeline.ingest
+
+    inbox = small_inbox(tmp_path, "ana", n=2)
+    (inbox / "ben").mkdir()
+    ben_files = sorted((INBOX / "ben").glob("*running.fit"))
+    (inbox / "ben" / ben_files[0].name).write_bytes(ben_files[0].read_bytes())
+    (inbox / "ben" / "checkins.csv").write_text((INBOX / "ben" / "checkins.csv").read_text())
+    store = Store(tmp_path / "store")
+    reads: list[Path] = []
+    real_read = pipeline.ingest.read_checkins
+    monkeypatch.setattr(pipeline.ingest, "read_checkins",
+                        lambda path, aid=None: reads.append(Path(path)) or real_read(path, aid))
+
+    assert _night(store, inbox) == ["ana", "ben", "cara"]  # cara: on the roster, no data yet
+    assert len(reads) == 2
+    reads.clear()
+    decisions = store.table("decisions")
+    assert _night(store, inbox) == [] and reads == []  # nothing new: nothing read, nothing redone
+    pd.testing.assert_frame_equal(store.table("decisions"), decisions)
+
+    (inbox / "ben" / ben_files[1].name).write_bytes(ben_files[1].read_bytes())
+    assert _night(store, inbox) == ["ben"] and reads == []
+
+    checkins = inbox / "ana" / "checkins.csv"
+    checkins.write_text(checkins.read_text().rstrip("\n").rsplit("\n", 1)[0] + "\n")
+    rows = len(store.table("checkins", "ana"))
+    assert _night(store, inbox) == ["ana"] and reads == [checkins]
+    assert len(store.table("checkins", "ana")) == rows - 1
+
+    roster = inbox / "athletes.csv"
+    lines = roster.read_text().splitlines()
+    lines = [ln.replace("2026-", "2025-", 1) if ln.startswith("cara,") else ln for ln in lines]
+    roster.write_text("\n".join(lines) + "\n")
+    assert _night(store, inbox) == ["cara"]
+
+
+def test_sessions_written_but_not_yet_evaluated_are_evaluated_next_night(tmp_path):
+    inbox = small_inbox(tmp_path, "ana", n=2)
+    store = Store(tmp_path / "store")
+    _night(store, inbox)
+    extra = sorted((INBOX / "ana").glob("*running.fit"))[2]
+    (inbox / "ana" / extra.name).write_bytes(extra.read_bytes())
+    # The night stops after the ingest committed and before the recompute (a crash).
+    ingest_items(store, list(iter_exports(inbox)), read_roster(inbox / "athletes.csv"))
+    assert athletes_to_recompute(store, read_roster(inbox / "athletes.csv"), inbox) == ["ana"]
+    assert _night(store, inbox) == ["ana"]
+    assert athletes_to_recompute(store, read_roster(inbox / "athletes.csv"), inbox) == []
