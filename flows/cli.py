@@ -61,7 +61,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         if f["status"] != "ingested":
             typer.echo(f"  {f['status']:<11} {f['path']}: {f['reason']}")
     typer.echo(f"{summary['ingested']} ingested, {summary['duplicates']} duplicates, "
-               f"{summary['quarantined']} quarantined; store: {summary['store']}")
+               f"{summary['quarantined']} quarantined, {summary['unchanged']} unchanged since "
+               f"an earlier night; store: {summary['store']}")
     for p in summary.get("checkin_problems", []):
         typer.echo(f"  check-in rejected: {p['source']} line {p['line']} {p['column']}: {p['reason']}")
 

@@ -28,6 +28,7 @@ from pipeline.ingest import (
     measuring_pool,
     recompute,
     refresh_checkins,
+    unseen_items,
 )
 from pipeline.store import DEFAULT_STORE, Store
 
@@ -70,7 +71,8 @@ def _batches(items: list[InboxItem], size: int) -> list[list[InboxItem]]:
 
 def _summary_markdown(summary: dict[str, Any]) -> str:
     lines = [f"# Comeback nightly ingest: {summary['ingested']} ingested, "
-             f"{summary['duplicates']} duplicates, {summary['quarantined']} quarantined", "",
+             f"{summary['duplicates']} duplicates, {summary['quarantined']} quarantined, "
+             f"{summary['unchanged']} unchanged since an earlier night", "",
              "| file | status | reason |", "|---|---|---|"]
     lines += [f"| {f['path']} | {f['status']} | {f['reason'] or ''} |" for f in summary["files"]]
     if summary.get("checkin_problems"):
@@ -94,14 +96,17 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
         batch_size: Files per task; each task writes its files in chunks, atomically.
 
     Returns:
-        Counts ``ingested``, ``duplicates``, ``quarantined`` and one entry per file (per
-        member for archives) with ``path``, ``status`` and ``reason``.
+        Counts ``ingested``, ``duplicates``, ``quarantined``, ``unchanged`` (inbox files
+        handled on an earlier night and not touched since: not read again) and one entry
+        per file read tonight (per member for archives) with ``path``, ``status`` and
+        ``reason``.
     """
     root = store or default_store_root()
     inbox_path = Path(inbox)
     roster = read_roster(inbox_path / "athletes.csv")
     st = open_store(root, database_url)
-    items = list(iter_exports(inbox_path))
+    everything = list(iter_exports(inbox_path))
+    items = unseen_items(st, everything)  # only files that are new or changed since handled
     batches = _batches(items, batch_size)
     labels = [f"{b[0].name} (+{len(b) - 1})" for b in batches]
     futures = ingest_batch.map(batches, labels, unmapped(root), unmapped(database_url),
@@ -129,6 +134,7 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
         "ingested": sum(o.status == "ingested" for o in outcomes),
         "duplicates": sum(o.status == "duplicate" for o in outcomes),
         "quarantined": sum(o.status == "quarantined" for o in outcomes),
+        "unchanged": len(everything) - len(items),
         "recomputed_athletes": sorted(touched),
         "files": [{"path": o.path, "status": o.status, "reason": o.reason} for o in outcomes],
         "checkin_problems": problems.to_dict("records") if len(problems) else [],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import multiprocessing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,7 +36,8 @@ from schemas import GaitRecords, Segments, Sessions
 
 __all__ = ["FileOutcome", "Measured", "athletes_to_recompute", "ingest_bytes", "ingest_files",
            "ingest_item", "ingest_items", "measure_file", "measure_files", "measuring_pool",
-           "profile_fingerprint", "recompute", "refresh_checkins", "reprocess_store"]
+           "profile_fingerprint", "recompute", "refresh_checkins", "reprocess_store",
+           "unseen_items"]
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,15 @@ class Measured:
     provenance: Provenance | None = None
 
 
-def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | None) -> Measured:
+def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | None,
+                 key: str | None = None) -> Measured:
     """Decode and measure one file's bytes; touches no store (runs in worker processes).
 
     Layers are not validated here: :func:`measure_files` validates its files' records in one
-    call, and ``ingest_files`` each chunk's sessions and segments.
+    call, and ``ingest_files`` each chunk's sessions and segments. ``key`` is the bytes'
+    :func:`file_key` when the caller has it already.
     """
-    key = file_key(data)
+    key = key or file_key(data)
     try:
         activity = read_activity(data, name=name)
         results = [measure_session(activity, i, athlete_id, athlete, validate=False)
@@ -86,7 +89,7 @@ def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | Non
         provenance=activity.provenance)
 
 
-Job = tuple[bytes, str, str, Athlete | None]  # (bytes, name, athlete_id, roster entry)
+Job = tuple[bytes, str, str, Athlete | None, str]  # (bytes, name, athlete, roster entry, key)
 
 
 def measure_files(jobs: list[Job], store_dir: Path | None = None) -> list[Measured]:
@@ -266,7 +269,8 @@ def _restate(outcome: FileOutcome, copies: dict[str, str | None]) -> FileOutcome
 
 def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
                  roster: Mapping[str, Athlete], *,
-                 executor: Executor | None = None, write_every: int = 64) -> list[FileOutcome]:
+                 executor: Executor | None = None, write_every: int = 64,
+                 keys: Sequence[str] | None = None) -> list[FileOutcome]:
     """Ingest a batch of files' bytes: skip what was seen, measure the rest, store it.
 
     Args:
@@ -276,12 +280,13 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
         executor: Measures files in parallel (e.g. a process pool); None measures here.
         write_every: Files per transaction. Each chunk is validated with one Pandera call
             per table and written atomically while the executor measures the next files.
+        keys: The files' :func:`file_key`, when the caller hashed them already.
 
     Returns:
         One outcome per file, in the order given. Input errors are quarantined.
     """
     files = list(files)
-    keys = [file_key(data) for data, _, _ in files]
+    keys = list(keys) if keys is not None else [file_key(data) for data, _, _ in files]
     seen = store.ledger_entries(keys)
     outcomes: dict[int, FileOutcome] = {}
     todo: list[int] = []
@@ -300,8 +305,7 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
     if executor is not None:
         # Largest files first, so no worker is left with a long file at the end.
         todo.sort(key=lambda i: -len(files[i][0]))
-    jobs: list[Job] = [(files[i][0], files[i][1], files[i][2], roster.get(files[i][2]))
-                       for i in todo]
+    jobs: list[Job] = [(*files[i], roster.get(files[i][2]), keys[i]) for i in todo]
     results = _measure_all(jobs, store, executor)
     # Store in chunks as results arrive, so writing overlaps the workers' measuring. A chunk
     # costs about 45 ms whatever its size (Pandera, duplicates, one transaction): chunks are
@@ -325,22 +329,52 @@ def ingest_bytes(store: Store, data: bytes, name: str, athlete_id: str,
     return ingest_files(store, [(data, name, athlete_id)], roster)[0]
 
 
+def _inbox_stat(item: InboxItem) -> tuple[str, int, int]:
+    """Where an inbox file lies, its size and its modification time (ns)."""
+    st = item.path.stat()
+    return str(item.path.resolve()), st.st_size, st.st_mtime_ns
+
+
+def unseen_items(store: Store, items: Iterable[InboxItem]) -> list[InboxItem]:
+    """The inbox files the store has not handled as they are now (new, or changed since).
+
+    Judged by path, size and modification time, so a night reads and hashes only what is
+    new instead of the whole inbox; a file that is read again is still matched by its bytes.
+    """
+    seen = store.inbox_stats()
+    unseen = []
+    for item in items:
+        path, size, mtime = _inbox_stat(item)
+        if seen.get(path) != (size, mtime):
+            unseen.append(item)
+    return unseen
+
+
 def ingest_items(store: Store, items: Iterable[InboxItem], roster: Mapping[str, Athlete], *,
                  executor: Executor | None = None) -> list[FileOutcome]:
-    """Ingest inbox files as one batch; a zip export yields one outcome per member."""
+    """Ingest inbox files as one batch; a zip export yields one outcome per member.
+
+    Every file handled (ingested, duplicate or quarantined) is then remembered with its size
+    and modification time, for :func:`unseen_items`.
+    """
     files: list[tuple[bytes, str, str]] = []
+    keys: list[str] = []
     archives: list[tuple[str, InboxItem, int]] = []  # (key, item, members) fully read
     early: list[FileOutcome] = []
+    handled: list[tuple[str, int, int, str]] = []  # (path, size, mtime_ns, key)
     for item in items:
         try:
+            stat = _inbox_stat(item)  # before reading: a change while we read shows next night
             data = item.path.read_bytes()
         except OSError as exc:
             # Transient I/O is the flow's business (it retries); re-raise as OSError.
             raise OSError(f"{item.name}: {exc.strerror}") from exc
+        key = file_key(data)
+        handled.append((*stat, key))
         if detect_format(data) != "zip":
             files.append((data, item.name, item.athlete_id))
+            keys.append(key)
             continue
-        key = file_key(data)
         if store.ledger_entry(key) is not None:
             early.append(FileOutcome(item.name, item.athlete_id, "duplicate",
                                      "same archive already seen"))
@@ -350,6 +384,7 @@ def ingest_items(store: Store, items: Iterable[InboxItem], roster: Mapping[str, 
         try:
             for member, member_data in read_zip_members(item.path):
                 files.append((member_data, f"{item.name}!{member}", item.athlete_id))
+                keys.append(file_key(member_data))
                 members += 1
         except UnsupportedFileError as exc:
             store.quarantine(key, item.name, item.athlete_id, exc.kind, exc.reason)
@@ -357,9 +392,10 @@ def ingest_items(store: Store, items: Iterable[InboxItem], roster: Mapping[str, 
                                      f"{exc.kind}: {exc.reason}"))
             continue
         archives.append((key, item, members))
-    outcomes = ingest_files(store, files, roster, executor=executor)
+    outcomes = ingest_files(store, files, roster, executor=executor, keys=keys)
     for key, item, members in archives:
         store.record_archive(key, item.name, item.athlete_id, members)
+    store.record_inbox_files(handled)
     return outcomes + early
 
 
@@ -447,7 +483,8 @@ def reprocess_store(store: Store, roster: Mapping[str, Athlete], *,
     for start in range(0, len(files), batch_size):
         batch = files[start:start + batch_size]
         jobs: list[Job] = [(store.raw_path(r["file_key"]).read_bytes(), r["name"],
-                            r["athlete_id"], roster.get(r["athlete_id"])) for r in batch]
+                            r["athlete_id"], roster.get(r["athlete_id"]), r["file_key"])
+                           for r in batch]
         measured = list(_measure_all(jobs, store, executor))
         good = [m for m in measured if m.error is None]
         sessions = segments = None

@@ -93,6 +93,13 @@ ATHLETE_STATE = sa.Table("athlete_state", _meta,
                          sa.Column("checkins_sha256", sa.Text),
                          sa.Column("profile_sha256", sa.Text),
                          sa.Column("stale", sa.Boolean, nullable=False))
+# Inbox files already handled, by where they lie, with the size and modification time they
+# had: a night reads and hashes only files that are new or changed, not the whole inbox.
+INBOX_FILES = sa.Table("inbox_files", _meta,
+                       sa.Column("path", sa.Text, primary_key=True),
+                       sa.Column("size_bytes", sa.BigInteger, nullable=False),
+                       sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+                       sa.Column("file_key", sa.Text, nullable=False))
 VERSION = sa.Table("schema_version", _meta, sa.Column("version", sa.Integer, nullable=False),
                    sa.Column("applied_utc", sa.Text))
 
@@ -100,6 +107,7 @@ TABLES: dict[str, sa.Table] = {
     "files": FILES, "sessions": SESSIONS, "segments": SEGMENTS, "checkins": CHECKINS,
     "daily_load": DAILY, "decisions": DECISIONS, "flags": FLAGS, "next_sessions": NEXT,
     "checkin_problems": CHECKIN_PROBLEMS, "athlete_state": ATHLETE_STATE,
+    "inbox_files": INBOX_FILES,
 }
 _MODELS: dict[str, Any] = {"sessions": Sessions, "segments": Segments, "checkins": CheckIns,
                            "daily_load": DailyLoad, "decisions": Decisions, "flags": Flags}
@@ -109,7 +117,7 @@ _DATE_COLUMNS = {"local_date", "date", "rest_until"}
 
 def _migrate_v1(conn: sa.Connection) -> None:
     _meta.create_all(conn, tables=[t for t in TABLES.values() if t is not CHECKIN_PROBLEMS
-                                   and t is not ATHLETE_STATE])
+                                   and t is not ATHLETE_STATE and t is not INBOX_FILES])
 
 
 def _migrate_v2(conn: sa.Connection) -> None:
@@ -126,8 +134,14 @@ def _migrate_v4(conn: sa.Connection) -> None:
     ATHLETE_STATE.create(conn, checkfirst=True)
 
 
+def _migrate_v5(conn: sa.Connection) -> None:
+    # Empty at first: the next night reads the whole inbox once, as every night did before.
+    INBOX_FILES.create(conn, checkfirst=True)
+
+
 # Versioned migrations, applied in order and recorded in schema_version.
-MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4)]
+MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4),
+              (5, _migrate_v5)]
 
 
 def file_key(data: bytes) -> str:
@@ -328,6 +342,27 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(FILES).where(FILES.c.file_key.in_(list(keys))))
             return {r["file_key"]: dict(r) for r in rows.mappings()}
+
+    def inbox_stats(self) -> dict[str, tuple[int, int]]:
+        """(size, modification time in ns) of every inbox file handled, by path."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(INBOX_FILES.c.path, INBOX_FILES.c.size_bytes,
+                                          INBOX_FILES.c.mtime_ns))
+            return {path: (size, mtime) for path, size, mtime in rows}
+
+    def record_inbox_files(self, rows: Sequence[tuple[str, int, int, str]]) -> None:
+        """Remember inbox files as handled: (path, size, mtime_ns, file_key) each.
+
+        Called after their ledger entries committed: a crash in between only means the
+        next night reads them again and finds them in the ledger.
+        """
+        if not rows:
+            return
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(INBOX_FILES.delete().where(INBOX_FILES.c.path.in_([r[0] for r in rows])))
+            conn.execute(INBOX_FILES.insert(), [
+                {"path": p, "size_bytes": size, "mtime_ns": mtime, "file_key": key}
+                for p, size, mtime, key in rows])
 
     def _ledger(self, conn: sa.Connection, key: str, **values: Any) -> None:
         values = {k: _plain(v) for k, v in values.items()}

@@ -34,6 +34,7 @@ def test_nightly_flow_ingests_quarantines_and_reports(tmp_path):
     assert "corrupt.fit" in Artifact.get("comeback-nightly").data
     again = nightly(str(inbox), store)
     assert again["ingested"] == 0 and again["recomputed_athletes"] == []
+    assert again["unchanged"] == 5 and again["files"] == []  # nothing read again
     index = Path(weekly_report("2026-W06", store, str(tmp_path / "reports"), str(inbox)))
     assert index.exists() and (index.parent / "ana.html").exists()
     assert "index.html" in Artifact.get("comeback-weekly-report").data

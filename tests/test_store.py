@@ -21,6 +21,7 @@ from pipeline.ingest import (
     ingest_items,
     recompute,
     refresh_checkins,
+    unseen_items,
 )
 from pipeline.store import Store
 from tests.conftest import ROOT
@@ -128,18 +129,18 @@ def test_sigkill_mid_batch_leaves_store_consistent_and_next_run_completes(tmp_pa
 
 def test_schema_migrations_are_versioned(tmp_path):
     store = Store(tmp_path / "s")
-    assert store.schema_version == 4
-    assert Store(tmp_path / "s").schema_version == 4  # reopening applies nothing twice
+    assert store.schema_version == 5
+    assert Store(tmp_path / "s").schema_version == 5  # reopening applies nothing twice
     with store.engine.connect() as conn:
         versions = pd.read_sql("select version from schema_version", conn)["version"].tolist()
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 5]
 
 
 def test_postgresql_store_matches_sqlite(tmp_path, postgres_url):
     inbox = small_inbox(tmp_path, n=3)
     lite = Store(tmp_path / "lite")
     pg = Store(tmp_path / "pg", url=postgres_url)
-    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 4
+    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 5
     for store in (lite, pg):
         _ingest_all(store, inbox)
     again = _ingest_all(pg, inbox)
@@ -231,3 +232,26 @@ def test_sessions_written_but_not_yet_evaluated_are_evaluated_next_night(tmp_pat
     assert athletes_to_recompute(store, read_roster(inbox / "athletes.csv"), inbox) == ["ana"]
     assert _night(store, inbox) == ["ana"]
     assert athletes_to_recompute(store, read_roster(inbox / "athletes.csv"), inbox) == []
+
+
+def test_a_night_reads_only_inbox_files_that_are_new_or_changed(tmp_path):
+    import os
+
+    inbox = small_inbox(tmp_path, n=3, extra={"broken.fit": b"\x0e\x10" + b"\0" * 46})
+    store = Store(tmp_path / "store")
+    roster = read_roster(inbox / "athletes.csv")
+    items = list(iter_exports(inbox))
+    assert unseen_items(store, items) == items
+    first = ingest_items(store, items, roster)
+    assert sorted(o.status for o in first) == ["ingested"] * 3 + ["quarantined"]
+    assert unseen_items(store, list(iter_exports(inbox))) == []  # quarantined ones too
+
+    touched = next(i for i in items if i.path.name.endswith(".fit") and "broken" not in i.name)
+    os.utime(touched.path, ns=(1, 1))  # same bytes, another modification time
+    extra = sorted((INBOX / "ana").glob("*running.fit"))[3]
+    (inbox / "ana" / extra.name).write_bytes(extra.read_bytes())
+    unseen = unseen_items(store, list(iter_exports(inbox)))
+    assert sorted(i.path.name for i in unseen) == sorted([touched.path.name, extra.name])
+    again = {o.path: o.status for o in ingest_items(store, unseen, roster)}
+    assert again == {touched.name: "duplicate", f"ana/{extra.name}": "ingested"}
+    assert unseen_items(store, list(iter_exports(inbox))) == []
