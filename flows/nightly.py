@@ -23,12 +23,11 @@ from pipeline.athletes import read_roster
 from pipeline.inbox import InboxItem, iter_exports
 from pipeline.ingest import (
     FileOutcome,
-    athletes_to_recompute,
     ingest_items,
     measuring_pool,
     recompute,
-    refresh_checkins,
     unseen_items,
+    update_athletes,
 )
 from pipeline.store import DEFAULT_STORE, Store
 
@@ -49,6 +48,13 @@ def open_store(root: str, url: str | None = None) -> Store:
 def _transient(task: Any, task_run: Any, state: State) -> bool:
     """Retry only I/O errors (a network share hiccup), never a bug or a bad file."""
     return isinstance(state.data, OSError)
+
+
+# Below this many new files a night measures them in its own process. Starting the pool
+# costs about 1.3 s here (a fresh interpreter importing pandas, pandera, pyarrow…); two
+# processes save about 4 ms per sample file: the break-even measured by `make bench` is a
+# few hundred files (docs/benchmarks.md, "Nightly flow").
+PARALLEL_FROM_FILES = 300
 
 
 @lru_cache(maxsize=4)
@@ -86,7 +92,8 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
 @flow(name="comeback-nightly", task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
       log_prints=True)
 def nightly(inbox: str, store: str | None = None, database_url: str | None = None,
-            progress: bool = False, workers: int = 2, batch_size: int = 48) -> dict[str, Any]:
+            progress: bool = False, workers: int = 2, batch_size: int = 48,
+            parallel_from: int = PARALLEL_FROM_FILES) -> dict[str, Any]:
     """Ingest what is new in ``inbox`` and recompute load, decisions and flags it touched.
 
     Args:
@@ -94,6 +101,8 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
             embedded default). On a Dask cluster use 1: the cluster's workers are the
             parallelism.
         batch_size: Files per task; each task writes its files in chunks, atomically.
+        parallel_from: Fewer new files than this are measured in the flow's own process:
+            starting the measuring processes costs more than they save on a small night.
 
     Returns:
         Counts ``ingested``, ``duplicates``, ``quarantined``, ``unchanged`` (inbox files
@@ -109,8 +118,9 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
     items = unseen_items(st, everything)  # only files that are new or changed since handled
     batches = _batches(items, batch_size)
     labels = [f"{b[0].name} (+{len(b) - 1})" for b in batches]
+    processes = workers if len(items) >= parallel_from else 1
     futures = ingest_batch.map(batches, labels, unmapped(root), unmapped(database_url),
-                               unmapped(roster), unmapped(workers))
+                               unmapped(roster), unmapped(processes))
     if progress:  # a bar on the terminal of whoever runs it by hand
         from rich.progress import Progress
 
@@ -126,18 +136,15 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
             outcomes.extend(fut.result())
         else:
             failures.append((label, fut.state.message))
-    problems = refresh_checkins(st, inbox_path, roster)
-    touched = athletes_to_recompute(st, roster, program_dir=inbox_path)
-    if touched:
-        recompute(st, touched, roster, program_dir=inbox_path)
+    update = update_athletes(st, inbox_path, roster)
     summary = {
         "ingested": sum(o.status == "ingested" for o in outcomes),
         "duplicates": sum(o.status == "duplicate" for o in outcomes),
         "quarantined": sum(o.status == "quarantined" for o in outcomes),
         "unchanged": len(everything) - len(items),
-        "recomputed_athletes": sorted(touched),
+        "recomputed_athletes": list(update.recomputed),
         "files": [{"path": o.path, "status": o.status, "reason": o.reason} for o in outcomes],
-        "checkin_problems": problems.to_dict("records") if len(problems) else [],
+        "checkin_problems": update.checkin_problems.to_dict("records"),
         "store": str(Path(root).resolve()),
     }
     create_markdown_artifact(key="comeback-nightly", markdown=_summary_markdown(summary),

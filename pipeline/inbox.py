@@ -6,6 +6,7 @@ archive that expands beyond sane limits (a zip bomb) is refused with a clear rea
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,10 +98,24 @@ def read_zip_members(path: Path, limits: ZipLimits = ZIP_LIMITS) -> Iterator[tup
             yield info.filename, data
 
 
-def iter_exports(inbox: Path) -> Iterator[InboxItem]:
-    """Every export file in the inbox, athlete by athlete, in name order."""
-    for folder in athlete_folders(inbox):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path.name.lower() in _SKIP or path.name.startswith("."):
+def _files_under(folder: str) -> Iterator[str]:
+    """Paths of the files below a folder (links to files included, dangling links not)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
+            if entry.is_dir(follow_symlinks=False):
+                yield from _files_under(entry.path)
+            elif entry.is_file() and entry.name.lower() not in _SKIP:
+                yield entry.path
+
+
+def iter_exports(inbox: Path) -> Iterator[InboxItem]:
+    """Every export file in the inbox, athlete by athlete, in name order.
+
+    Directory entries know their type without a ``stat`` per file: a club's inbox keeps
+    every file it was ever given, and every night lists it all.
+    """
+    for folder in athlete_folders(inbox):
+        for path in sorted(Path(p) for p in _files_under(str(folder))):
             yield InboxItem(athlete_id=folder.name, path=path)

@@ -34,10 +34,10 @@ from pipeline.session import apply_checkin_rpe, measure_session, sessions_frame
 from pipeline.store import ActivityWrite, Store, archive_raw, file_key, write_records
 from schemas import GaitRecords, Segments, Sessions
 
-__all__ = ["FileOutcome", "Measured", "athletes_to_recompute", "ingest_bytes", "ingest_files",
+__all__ = ["AthleteUpdate", "FileOutcome", "Measured", "athletes_to_recompute", "ingest_bytes", "ingest_files",
            "ingest_item", "ingest_items", "measure_file", "measure_files", "measuring_pool",
            "profile_fingerprint", "recompute", "refresh_checkins", "reprocess_store",
-           "unseen_items"]
+           "unseen_items", "update_athletes"]
 
 
 @dataclass(frozen=True)
@@ -332,7 +332,7 @@ def ingest_bytes(store: Store, data: bytes, name: str, athlete_id: str,
 def _inbox_stat(item: InboxItem) -> tuple[str, int, int]:
     """Where an inbox file lies, its size and its modification time (ns)."""
     st = item.path.stat()
-    return str(item.path.resolve()), st.st_size, st.st_mtime_ns
+    return str(item.path.absolute()), st.st_size, st.st_mtime_ns
 
 
 def unseen_items(store: Store, items: Iterable[InboxItem]) -> list[InboxItem]:
@@ -467,6 +467,23 @@ def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlet
                            "flags": result.flags, "next_sessions": result.next_sessions},
                           {a: profile_fingerprint(roster.get(a), program_dir) for a in ids})
     return result
+
+
+@dataclass(frozen=True)
+class AthleteUpdate:
+    """What a night did after ingesting: whom it recomputed, and the rejected check-in rows."""
+
+    recomputed: tuple[str, ...]
+    checkin_problems: pd.DataFrame
+
+
+def update_athletes(store: Store, inbox: Path, roster: Mapping[str, Athlete]) -> AthleteUpdate:
+    """Read changed check-ins, then recompute exactly the athletes whose inputs changed."""
+    problems = refresh_checkins(store, inbox, roster)
+    due = athletes_to_recompute(store, roster, program_dir=inbox)
+    if due:
+        recompute(store, due, roster, program_dir=inbox)
+    return AthleteUpdate(tuple(due), problems)
 
 
 def reprocess_store(store: Store, roster: Mapping[str, Athlete], *,

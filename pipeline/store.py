@@ -68,8 +68,10 @@ FILES = sa.Table(
     sa.Column("first_seen", sa.Text),
 )
 _SESSIONS_BY_START = sa.Index("ix_sessions_athlete_start", "athlete_id", "start_utc")
+_SESSIONS_BY_ID = sa.Index("ix_sessions_activity", "activity_id")
 SESSIONS = sa.Table("sessions", _meta, *_cols(Sessions), sa.Column("file_key", sa.Text),
-                    sa.Index("ix_sessions_athlete", "athlete_id"), _SESSIONS_BY_START)
+                    sa.Index("ix_sessions_athlete", "athlete_id"), _SESSIONS_BY_START,
+                    _SESSIONS_BY_ID)
 SEGMENTS = sa.Table("segments", _meta, *_cols(Segments),
                     sa.Index("ix_segments_activity", "activity_id"))
 CHECKINS = sa.Table("checkins", _meta, *_cols(CheckIns), sa.Index("ix_checkins_athlete", "athlete_id"))
@@ -116,8 +118,8 @@ _DATE_COLUMNS = {"local_date", "date", "rest_until"}
 
 
 def _migrate_v1(conn: sa.Connection) -> None:
-    _meta.create_all(conn, tables=[t for t in TABLES.values() if t is not CHECKIN_PROBLEMS
-                                   and t is not ATHLETE_STATE and t is not INBOX_FILES])
+    later = (CHECKIN_PROBLEMS, ATHLETE_STATE, INBOX_FILES)
+    _meta.create_all(conn, tables=[t for t in TABLES.values() if t not in later])
 
 
 def _migrate_v2(conn: sa.Connection) -> None:
@@ -139,9 +141,15 @@ def _migrate_v5(conn: sa.Connection) -> None:
     INBOX_FILES.create(conn, checkfirst=True)
 
 
+def _migrate_v6(conn: sa.Connection) -> None:
+    # Ingest replaces and re-marks sessions by id, and a recompute updates its athletes'
+    # sessions by id: without an index each of those scans the whole table.
+    _SESSIONS_BY_ID.create(conn, checkfirst=True)
+
+
 # Versioned migrations, applied in order and recorded in schema_version.
 MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4),
-              (5, _migrate_v5)]
+              (5, _migrate_v5), (6, _migrate_v6)]
 
 
 def file_key(data: bytes) -> str:

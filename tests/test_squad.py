@@ -79,4 +79,4 @@ def test_tables_validate_through_the_store(sample_store):
     store, _ = sample_store
     for name in ("sessions", "segments", "checkins", "daily_load", "decisions", "flags"):
         assert len(store.table(name)) > 0, name
-    assert store.schema_version == 5
+    assert store.schema_version == 6

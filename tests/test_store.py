@@ -19,9 +19,8 @@ from pipeline.ingest import (
     athletes_to_recompute,
     ingest_item,
     ingest_items,
-    recompute,
-    refresh_checkins,
     unseen_items,
+    update_athletes,
 )
 from pipeline.store import Store
 from tests.conftest import ROOT
@@ -129,18 +128,18 @@ def test_sigkill_mid_batch_leaves_store_consistent_and_next_run_completes(tmp_pa
 
 def test_schema_migrations_are_versioned(tmp_path):
     store = Store(tmp_path / "s")
-    assert store.schema_version == 5
-    assert Store(tmp_path / "s").schema_version == 5  # reopening applies nothing twice
+    assert store.schema_version == 6
+    assert Store(tmp_path / "s").schema_version == 6  # reopening applies nothing twice
     with store.engine.connect() as conn:
         versions = pd.read_sql("select version from schema_version", conn)["version"].tolist()
-    assert versions == [1, 2, 3, 4, 5]
+    assert versions == [1, 2, 3, 4, 5, 6]
 
 
 def test_postgresql_store_matches_sqlite(tmp_path, postgres_url):
     inbox = small_inbox(tmp_path, n=3)
     lite = Store(tmp_path / "lite")
     pg = Store(tmp_path / "pg", url=postgres_url)
-    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 5
+    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 6
     for store in (lite, pg):
         _ingest_all(store, inbox)
     again = _ingest_all(pg, inbox)
@@ -176,12 +175,8 @@ def test_a_copy_is_a_duplicate_whichever_file_comes_first(tmp_path, order, write
 def _night(store: Store, inbox: Path) -> list[str]:
     """The nightly flow's body without Prefect; returns the athletes it recomputed."""
     roster = read_roster(inbox / "athletes.csv")
-    ingest_items(store, list(iter_exports(inbox)), roster)
-    refresh_checkins(store, inbox, roster)
-    due = athletes_to_recompute(store, roster, program_dir=inbox)
-    if due:
-        recompute(store, due, roster, program_dir=inbox)
-    return due
+    ingest_items(store, unseen_items(store, list(iter_exports(inbox))), roster)
+    return list(update_athletes(store, inbox, roster).recomputed)
 
 
 def test_a_night_recomputes_only_the_athletes_whose_inputs_changed(tmp_path, monkeypatch):
