@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import csv
 import datetime as dt
+import importlib
 import itertools
 import os
 import platform
@@ -31,6 +32,8 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLE = ROOT / "data" / "sample" / "inbox"
 DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS: dict[str, str] = {}  # this run's "after" figures for the before/after table
+RECORDS: dict[str, int] = {}  # records per file set, as the baseline counted them this run
+CLUB_ATHLETES = 10  # the club inbox for the parallel benchmarks: 10 × the sample squad
 
 
 def history() -> list[str]:
@@ -157,6 +160,7 @@ def bench_ingest(sets: dict[str, list[Path]], pool: Any, pool_start_s: float) ->
              "|---|---:|---|---:|---:|---:|"]
     for label, files in sets.items():
         records, t_base = _baseline(files)
+        RECORDS[label] = records
         rate = records / t_base
         t_dec = time.perf_counter()
         for p in files:
@@ -182,27 +186,21 @@ def bench_ingest(sets: dict[str, list[Path]], pool: Any, pool_start_s: float) ->
     return lines
 
 
-def _warm(_: int) -> int:
-    import pipeline.ingest  # noqa: F401  (a worker imports Comeback before the clock starts)
-
-    return 0
-
-
-def bench_parallel(club: Path) -> list[str]:
+def bench_parallel(club: Path, records_per_athlete: int) -> list[str]:
     """Ingest of the club inbox's files: one process, the measuring pool, a Dask cluster."""
     from distributed import Client, LocalCluster
 
     from pipeline.ingest import measuring_pool
 
     files = sorted(club.rglob("*.fit"))
-    records = int(len(files) / len(sorted(SAMPLE.rglob("*.fit"))) * 156_260)
+    records = records_per_athlete * len(list(club.glob("c*")))
     rows = []
     t_one = float(np.median([_ingest_seconds(files) for _ in range(3)]))
     rows.append(("one process (no executor)", "–", t_one))
     for n in (2,):
         t = time.perf_counter()
         pool = measuring_pool(n)
-        list(pool.map(_warm, range(n * 2)))
+        list(pool.map(abs, range(n * 2)))  # the workers fork from a server that imported us
         start = time.perf_counter() - t
         t_pool = float(np.median([_ingest_seconds(files, pool) for _ in range(3)]))
         pool.shutdown()
@@ -214,7 +212,7 @@ def bench_parallel(club: Path) -> list[str]:
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
             client = Client(cluster)
-        client.gather(client.map(_warm, range(n * 2)))
+        client.run(importlib.import_module, "pipeline.ingest")  # before the clock starts
         start = time.perf_counter() - t
         executor = client.get_executor()
         t_dask = float(np.median([_ingest_seconds(files, executor) for _ in range(3)]))
@@ -496,12 +494,19 @@ def bench_night() -> list[str]:
     return lines
 
 
-def bench_nightly_flow() -> list[str]:
-    """The nightly flow on the sample squad: thread runner vs Dask, 1 and 2 processes.
+def bench_nightly_flow(club: Path) -> list[str]:
+    """The nightly flow on the sample squad and on the club inbox: the thread runner with 1
+    and 2 measuring processes, and Dask with 1 and 2 workers.
 
     A real Prefect server is started for this (with the temporary one, every Dask worker
     process would start a server of its own).
     """
+    runs: dict[tuple[str, str, int, int | None], float] = {}
+    plan: list[tuple[str, str, int, int | None]] = [
+        ("sample", "threads", 1, None), ("sample", "threads", 2, None),
+        ("sample", "threads", 2, 0),
+        ("club", "threads", 1, None), ("club", "threads", 2, None),
+        ("club", "dask", 1, None), ("club", "dask", 2, None)]
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "PREFECT_HOME": home, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                "PREFECT_LOGGING_LEVEL": "WARNING", "DO_NOT_TRACK": "1"}
@@ -518,28 +523,39 @@ def bench_nightly_flow() -> list[str]:
                     break
                 except OSError:
                     time.sleep(0.5)
-            runs = {}
-            for kind, n in (("threads", 1), ("threads", 2), ("dask", 1), ("dask", 2)):
-                out = subprocess.run([sys.executable, "-m", "benchmarks.nightly_run",
-                                      str(SAMPLE), kind, str(n)], env=env, cwd=ROOT,
-                                     capture_output=True, text=True, check=True)
-                runs[(kind, n)] = float(out.stdout.strip().splitlines()[-1])
+            for inbox, kind, n, parallel_from in plan:
+                args = [str(SAMPLE if inbox == "sample" else club), kind, str(n)]
+                args += [str(parallel_from)] if parallel_from is not None else []
+                out = subprocess.run([sys.executable, "-m", "benchmarks.nightly_run", *args],
+                                     env=env, cwd=ROOT, capture_output=True, text=True,
+                                     check=True)
+                runs[(inbox, kind, n, parallel_from)] = float(out.stdout.strip().splitlines()[-1])
         finally:
             server.terminate()
             server.wait(timeout=60)
-    return ["## Nightly flow on the sample squad", "",
-            "One `nightly` run on `data/sample/inbox` (113 files) into a fresh store, against "
-            "a local Prefect server: ingest, check-ins, recompute, artifact.", "",
-            "| task runner | measuring processes | seconds | speed-up |", "|---|---:|---:|---:|",
-            f"| threads (default) | 1 | {runs[('threads', 1)]:.1f} | 1.00× |",
-            f"| threads (default) | 2 | {runs[('threads', 2)]:.1f} | "
-            f"{runs[('threads', 1)] / runs[('threads', 2)]:.2f}× |",
-            f"| Dask local cluster | 1 worker | {runs[('dask', 1)]:.1f} | 1.00× |",
-            f"| Dask local cluster | 2 workers | {runs[('dask', 2)]:.1f} | "
-            f"{runs[('dask', 1)] / runs[('dask', 2)]:.2f}× |", "",
-            "Each figure includes starting the measuring pool (about 1 s) or the Dask "
-            "cluster; on 100 files that start-up is a large share, on a club's history it "
-            "is not (see the ingest table above for the steady state).", ""]
+    from flows.nightly import PARALLEL_FROM_FILES
+
+    n_club = len(list(club.rglob("*.fit")))
+    labels = {"threads": "threads (default)", "dask": "Dask local cluster"}
+    lines = ["## Nightly flow", "",
+             "One `nightly` run into a fresh store against a local Prefect server (ingest, "
+             "check-ins, recompute, artifact), in a fresh process: the figures include "
+             "starting the measuring pool or the Dask cluster. The sample squad is 113 files; "
+             f"the club inbox {n_club:,} (see Parallel ingest). Below "
+             f"{PARALLEL_FROM_FILES} new files the flow measures in its own process "
+             "(`parallel_from`): starting the pool costs more than it saves there.", "",
+             "| inbox | task runner | measuring processes | seconds | speed-up |",
+             "|---|---|---|---:|---:|"]
+    for inbox, kind, n, parallel_from in plan:
+        base = runs[(inbox, kind, 1, None)]
+        sec = runs[(inbox, kind, n, parallel_from)]
+        procs = (f"{n} worker{'s' * (n > 1)}" if kind == "dask" else
+                 f"{n}" + (" (pool forced: `parallel_from=0`)" if parallel_from == 0 else
+                           " (default)" if n == 2 else ""))
+        lines.append(f"| {inbox} | {labels[kind]} | {procs} | {sec:.1f} | {base / sec:.2f}× |")
+    RESULTS["flow club"] = (f"threads {runs[('club', 'threads', 1, None)] / runs[('club', 'threads', 2, None)]:.2f}×, "
+                            f"Dask {runs[('club', 'dask', 1, None)] / runs[('club', 'dask', 2, None)]:.2f}×")
+    return [*lines, ""]
 
 
 def bench_reports() -> list[str]:
@@ -634,6 +650,12 @@ def main() -> None:
     parser.add_argument("--athletes", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="a few files, 100 athletes")
     args = parser.parse_args()
+    # Stores live where the default store does, in the working directory's file system, not
+    # in the system's temporary folder (on this machine creating a file there costs 1 ms,
+    # 20× more: docs/benchmarks.md).
+    scratch = ROOT / ".bench-tmp"
+    scratch.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
     files = _running_fit_files()
     if args.quick:
         files, args.athletes = files[:3], 100
@@ -658,12 +680,17 @@ def main() -> None:
     else:
         lines += ["(../shared/corpus is absent: corpus benchmarks skipped.)", ""]
     lines += bench_store_growth()
+    lines += bench_night()
     lines += bench_reports()
     if not args.quick:
-        lines += bench_nightly_flow()
+        with tempfile.TemporaryDirectory() as tmp:
+            club = club_inbox(Path(tmp), CLUB_ATHLETES)
+            lines += bench_parallel(club, RECORDS["sample squad FIT"])
+            lines += bench_nightly_flow(club)
     lines += bench_rules(args.athletes)
     lines += bench_validation()
     lines += history()
+    shutil.rmtree(scratch, ignore_errors=True)
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

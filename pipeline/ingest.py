@@ -115,12 +115,16 @@ def measure_files(jobs: list[Job], store_dir: Path | None = None) -> list[Measur
 
 
 def _stacked_records(records: list[dict[str, Columns]]) -> pd.DataFrame:
-    """Activities' GaitRecords columns as one frame with an ``activity_id`` column."""
-    parts = [(a, cols) for files in records for a, cols in files.items()]
-    names = list(parts[0][1])
-    stacked = {n: np.concatenate([cols[n] for _, cols in parts]) for n in names}
-    ids = np.repeat([a for a, _ in parts], [len(cols["timestamp_utc"]) for _, cols in parts])
-    return to_frame({"activity_id": ids.astype(object), **stacked}, ["activity_id", *names])
+    """Activities' GaitRecords columns as one frame with an ``activity_id`` column.
+
+    The id is each activity's position in ``records`` (the per-activity checks only group
+    by it): integer codes validate in 0.55 ms a file against 0.75 ms for id strings.
+    """
+    parts = [cols for files in records for cols in files.values()]
+    names = list(parts[0])
+    stacked = {n: np.concatenate([cols[n] for cols in parts]) for n in names}
+    ids = np.repeat(np.arange(len(parts)), [len(cols["timestamp_utc"]) for cols in parts])
+    return to_frame({"activity_id": ids, **stacked}, ["activity_id", *names])
 
 
 def _measure_chunk(args: tuple[list[Job], Path | None]) -> list[Measured]:

@@ -250,3 +250,22 @@ def test_a_night_reads_only_inbox_files_that_are_new_or_changed(tmp_path):
     again = {o.path: o.status for o in ingest_items(store, unseen, roster)}
     assert again == {touched.name: "duplicate", f"ana/{extra.name}": "ingested"}
     assert unseen_items(store, list(iter_exports(inbox))) == []
+
+
+def test_stacked_records_are_checked_activity_by_activity():
+    import pandera.errors
+
+    from pipeline.ingest import _stacked_records, measure_file
+    from schemas import GaitRecords
+
+    fits = sorted((INBOX / "ana").glob("*running.fit"))[:2]
+    measured = [measure_file(p.read_bytes(), p.name, "ana", None) for p in fits]
+    records = [m.records for m in measured]
+    # Two activities stacked: the second's clock starts again (each is increasing).
+    GaitRecords.validate(_stacked_records(records[::-1]))
+    (aid, cols), = records[0].items()
+    times = cols["timestamp_utc"].copy()
+    times[10] = times[9]  # a repeated timestamp inside one activity
+    with pytest.raises(pandera.errors.SchemaError, match="strictly increasing"):
+        GaitRecords.validate(_stacked_records([{aid: {**cols, "timestamp_utc": times}},
+                                               records[1]]))
