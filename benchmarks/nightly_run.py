@@ -27,7 +27,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         if runner_kind == "dask":  # the cluster's processes are the parallelism
-            summary = flow(inbox, tmp, workers=1, batch_size=8)
+            summary = flow(inbox, tmp, workers=1)
         else:
             summary = flow(inbox, tmp, workers=workers, **options)
         seconds = time.perf_counter() - t

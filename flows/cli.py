@@ -71,7 +71,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def ingest(inbox: str, store: StoreOpt = None, database_url: UrlOpt = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
            workers: Annotated[int, typer.Option(
-               help="Processes measuring files on this machine (1 = in the flow's process).")] = 2,
+               help="Processes measuring files on this machine (1 = in the flow's process; "
+                    "a night with fewer than 300 new files always uses 1).")] = 2,
            dask_address: Annotated[str | None, typer.Option(
                help="Run the batch tasks on a Dask cluster (tcp://host:8786).")] = None) -> None:
     """Run the nightly flow once on INBOX: ingest what is new and recompute what changed."""
