@@ -4,7 +4,7 @@ from schemas.checkins import CheckIns
 from schemas.decisions import Decisions
 from schemas.flags import Flags
 from schemas.load import DailyLoad
-from schemas.records import CleanRecords, GaitRecords, RawRecords
+from schemas.records import CleanRecords, GaitRecords, RawRecords, as_built
 from schemas.sessions import Segments, Sessions
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "RawRecords",
     "Segments",
     "Sessions",
+    "as_built",
 ]
