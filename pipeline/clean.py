@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Columns, to_columns, to_frame
+from pipeline.activity import Columns, centred_median, to_columns, to_frame
 from pipeline.cadence import repaired_cadence
 from schemas import CleanRecords, RawRecords
 
@@ -55,11 +55,6 @@ def _despike(speed: np.ndarray, seconds: np.ndarray, cfg: CleanConfig) -> np.nda
     with np.errstate(invalid="ignore"):
         jump = np.abs(v - prev) > cfg.max_accel_mps2 * np.maximum(seconds - prev_t, 1.0)
     return np.where(jump, np.nan, v)
-
-
-def _smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Centred rolling median over the samples present (edges use what the window holds)."""
-    return pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
 
 
 def timer_pauses(times_ns: np.ndarray, kinds: np.ndarray) -> list[tuple[int, int]]:
@@ -120,8 +115,9 @@ def clean_columns(raw: Columns, timer_pauses: Sequence[tuple[int, int]] = (),
     hr = cols["heart_rate_bpm"]
     cols["heart_rate_bpm"] = np.where((hr >= cfg.hr_min_bpm) & (hr <= cfg.hr_max_bpm), hr, np.nan)
     cadence = repaired_cadence(cols["cadence_spm"], speed)
-    cols["speed_mps"] = _smooth(speed, cfg.smooth_samples)
-    cols["cadence_spm"] = _smooth(cadence, cfg.smooth_samples)
+    # Centred medians over the samples present (edges use what the window holds).
+    cols["speed_mps"] = centred_median(speed, cfg.smooth_samples)
+    cols["cadence_spm"] = centred_median(cadence, cfg.smooth_samples)
     # Pause rows: timer stops first, then long gaps not already explained by a timer stop.
     nominal = float(np.median(np.diff(seconds))) if len(seconds) > 1 else 1.0
     nominal = min(max(nominal, 1.0), cfg.pause_gap_s)

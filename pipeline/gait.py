@@ -157,12 +157,16 @@ def _per_segment(values: np.ndarray, first: np.ndarray, reduce: str) -> np.ndarr
 
 def segment_table(gait: pd.DataFrame, activity_id: str, *, validate: bool = True) -> pd.DataFrame:
     """One row per bout of a ``GaitRecords`` frame (the Segments layer, checked if ``validate``)."""
-    table = segments_of(to_columns(gait), activity_id)
+    table = pd.DataFrame(segments_of(to_columns(gait), activity_id))
     return Segments.validate(table) if validate else table
 
 
-def segments_of(gait: Columns, activity_id: str) -> pd.DataFrame:
-    """:func:`segment_table` on the columns of a ``GaitRecords`` frame (not validated)."""
+def segments_of(gait: Columns, activity_id: str) -> Columns:
+    """:func:`segment_table` on the columns of a ``GaitRecords`` frame, as columns.
+
+    Ingest stacks a batch's segment columns into one frame; a frame per session cost more
+    than measuring its bouts.
+    """
     labels = gait["gait"].astype(str)
     first = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(labels) else \
         np.array([], dtype=np.int64)
@@ -170,7 +174,7 @@ def segments_of(gait: Columns, activity_id: str) -> pd.DataFrame:
     dist = pd.Series(gait["distance_m"]).ffill().to_numpy()
     start_dist = dist[first]
     end_dist = np.r_[start_dist[1:], dist[-1]] if len(first) else np.array([])
-    return pd.DataFrame({
+    return {
         "activity_id": np.full(len(first), activity_id, dtype=object),
         "segment_index": np.arange(len(first)),
         "gait": labels[first],
@@ -179,4 +183,4 @@ def segments_of(gait: Columns, activity_id: str) -> pd.DataFrame:
         "distance_m": np.clip(end_dist - start_dist, 0, None),
         "cadence_spm_median": _per_segment(gait["cadence_spm"], first, "median"),
         "speed_mps_mean": _per_segment(gait["speed_mps"], first, "mean"),
-    })
+    }

@@ -60,7 +60,7 @@ class Measured:
     key: str
     error: InputFileError | None = None
     sessions: tuple[dict[str, Any], ...] = ()  # Sessions rows (``SessionResult.row``)
-    segments: pd.DataFrame | None = None
+    segments: Columns | None = None  # Segments as arrays, the file's sessions one after another
     records: dict[str, Columns] = field(default_factory=dict)  # GaitRecords by activity
     provenance: Provenance | None = None
 
@@ -83,13 +83,18 @@ def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | Non
     return Measured(
         name, athlete_id, key,
         sessions=tuple(r.row for r in results),
-        segments=pd.concat([r.segments for r in results], ignore_index=True)
-        if len(results) > 1 else results[0].segments,
+        segments=_concat([r.segment_columns for r in results]),
         records={r.row["activity_id"]: r.record_columns for r in results},
         provenance=activity.provenance)
 
 
 _GAIT_RECORDS_AS_BUILT = as_built(GaitRecords)
+def _concat(parts: list[Columns]) -> Columns:
+    """Columns of several tables of the same layout, one after another."""
+    return parts[0] if len(parts) == 1 else {
+        name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
 Job = tuple[bytes, str, str, Athlete | None, str]  # (bytes, name, athlete, roster entry, key)
 
 
@@ -178,7 +183,8 @@ def _measure_all(jobs: list[Job], store: Store, executor: Executor | None) -> It
 def _stacked(good: list[Measured]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The files' sessions (with ``file_key``) and segments, each validated in one call."""
     sessions = Sessions.validate(sessions_frame([row for m in good for row in m.sessions]))
-    segments = Segments.validate(pd.concat([m.segments for m in good], ignore_index=True))
+    segments = Segments.validate(pd.DataFrame(_concat([m.segments for m in good
+                                                       if m.segments is not None])))
     keys = [m.key for m in good for _ in m.sessions]
     return sessions.assign(file_key=keys), segments
 

@@ -70,14 +70,21 @@ def _cv(values: np.ndarray) -> float:
     return float(np.std(values) / np.mean(values)) if len(values) and np.mean(values) > 0 else 0.0
 
 
-def interval_structure(segments: pd.DataFrame) -> IntervalStructure:
-    """Totals, ratios, warm-up/cool-down and the detected pattern from a Segments table."""
-    start = segments["start_s"].to_numpy(dtype="float64")
-    in_order = bool((np.diff(start) >= 0).all())  # as segments_of builds them
-    seg = segments if in_order else segments.sort_values("start_s", kind="stable")
-    gait = seg["gait"].to_numpy(dtype=str)
-    duration = seg["duration_s"].to_numpy(dtype="float64")
-    distance = seg["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
+def _floats(column: pd.Series | np.ndarray) -> np.ndarray:
+    if isinstance(column, pd.Series):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    return np.asarray(column, dtype="float64")
+
+
+def interval_structure(segments: pd.DataFrame | Columns) -> IntervalStructure:
+    """Totals, ratios, warm-up/cool-down and the detected pattern from a Segments table
+    (a frame, or its columns as :func:`~pipeline.gait.segments_of` gives them)."""
+    start = _floats(segments["start_s"])
+    # Segments come in start order from segments_of; a table from elsewhere is sorted.
+    order = slice(None) if bool((np.diff(start) >= 0).all()) else np.argsort(start, kind="stable")
+    gait = np.asarray(segments["gait"], dtype=str)[order]
+    duration = _floats(segments["duration_s"])[order]
+    distance = _floats(segments["distance_m"])[order]
 
     def total(label: str, lo: int = 0, hi: int = len(gait)) -> float:
         return float(duration[lo:hi][gait[lo:hi] == label].sum())
@@ -145,7 +152,7 @@ class SessionResult:
 
     row: dict[str, Any]
     record_columns: Columns  # GaitRecords as arrays (timestamps as int64 UTC ns)
-    segments: pd.DataFrame  # Segments
+    segment_columns: Columns  # Segments as arrays
     structure: IntervalStructure
     validated: bool = True
 
@@ -160,6 +167,12 @@ class SessionResult:
         """The GaitRecords frame (validated when ``measure_session`` was asked to validate)."""
         frame = to_frame(self.record_columns, self.record_columns)
         return GaitRecords.validate(frame) if self.validated else frame
+
+    @cached_property
+    def segments(self) -> pd.DataFrame:
+        """The Segments frame (validated when ``measure_session`` was asked to validate)."""
+        frame = pd.DataFrame(self.segment_columns)
+        return Segments.validate(frame) if self.validated else frame
 
 
 def sessions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -226,8 +239,6 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
     clean["gait"] = labels
     gait = {name: clean[name] for name in [*order, "gait"]}
     segments = segments_of(gait, aid)
-    if validate:
-        segments = Segments.validate(segments)
     st = interval_structure(segments)
     # Summary statistics on the arrays; missing values are skipped as pandas would.
     moving = ~paused
@@ -236,7 +247,7 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
     dist = clean["distance_m"]
     has_distance = not np.isnan(dist).all()
     distance = float(np.nanmax(dist) - np.nanmin(dist)) if has_distance else None
-    seg_dist = segments["distance_m"].to_numpy()[segments["gait"].to_numpy(dtype=str) == "run"]
+    seg_dist = segments["distance_m"][segments["gait"] == "run"]
     run_distance = float(np.nansum(seg_dist)) if has_distance else None
     elapsed = float(duration.sum())
     timer = elapsed - st.pause_s
@@ -275,10 +286,10 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         "sha256": activity.provenance.sha256, "truncated": activity.provenance.truncated,
         "duplicate_of": None,
     }
-    result = SessionResult(row=row, record_columns=gait, segments=segments, structure=st,
+    result = SessionResult(row=row, record_columns=gait, segment_columns=segments, structure=st,
                            validated=validate)
     if validate:  # raise here, not at first use, when a layer breaks its model
-        _ = result.session, result.records
+        _ = result.session, result.records, result.segments
     return result
 
 

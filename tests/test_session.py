@@ -176,3 +176,17 @@ def test_time_partitions_add_up_and_shift_invariance(bouts, shift_s):
 def test_empty_frames_have_columns():
     for cols in (LAP_COLUMNS, SPLIT_COLUMNS, TIMER_EVENT_COLUMNS):
         assert list(empty_frame(cols).columns) == list(cols)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.floats(0, 400, allow_nan=False),
+                                 st.sampled_from([0.0, 90.0, 172.0])), max_size=80),
+       window=st.sampled_from([1, 3, 5, 7, 31]), min_periods=st.integers(1, 6))
+def test_centred_median_is_pandas_rolling_median(values, window, min_periods):
+    from pipeline.activity import centred_median
+
+    x = np.array([np.nan if v is None else v for v in values], dtype="float64")
+    expected = pd.Series(x, dtype="float64").rolling(
+        window, center=True, min_periods=min(min_periods, window)).median().to_numpy()
+    assert np.array_equal(centred_median(x, window, min(min_periods, window)), expected,
+                          equal_nan=True)
