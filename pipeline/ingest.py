@@ -280,7 +280,7 @@ def _restate(outcome: FileOutcome, copies: dict[str, str | None]) -> FileOutcome
 
 def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
                  roster: Mapping[str, Athlete], *,
-                 executor: Executor | None = None, write_every: int = 64,
+                 executor: Executor | None = None, write_every: int = 96,
                  keys: Sequence[str] | None = None) -> list[FileOutcome]:
     """Ingest a batch of files' bytes: skip what was seen, measure the rest, store it.
 
