@@ -529,8 +529,8 @@ def bench_night() -> list[str]:
     lines += [f"| **whole night** | {total['empty']:.3f} | {total['one']:.3f} | "
               f"{total['club']:.3f} | **{total['club'] / total['one']:.2f}×** |", "",
               f"A night with nothing new: {nothing['empty']:.3f} s, {nothing['one']:.3f} s and "
-              f"{nothing['club']:.3f} s. The recompute grows with the athlete's own history "
-              "(one session against 76 weeks), not with the club. Before the inbox was "
+              f"{nothing['club']:.3f} s. Recomputing the one athlete costs about the same whatever "
+              "the size of the club around them. Before the inbox was "
               "scanned by path, size and modification time, every night also read and hashed "
               f"every inbox file: {t_hash_all:.2f} s for the club's {n_club:,} (from the page "
               "cache; more from a disk), and re-read every athlete's check-ins.", ""]
