@@ -367,7 +367,9 @@ class Store:
         if not rows:
             return
         with self._lock, self.engine.begin() as conn:
-            conn.execute(INBOX_FILES.delete().where(INBOX_FILES.c.path.in_([r[0] for r in rows])))
+            for start in range(0, len(rows), 500):  # a bounded list of SQL parameters each
+                paths = [r[0] for r in rows[start:start + 500]]
+                conn.execute(INBOX_FILES.delete().where(INBOX_FILES.c.path.in_(paths)))
             conn.execute(INBOX_FILES.insert(), [
                 {"path": p, "size_bytes": size, "mtime_ns": mtime, "file_key": key}
                 for p, size, mtime, key in rows])
