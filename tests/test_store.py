@@ -215,6 +215,18 @@ def test_a_night_recomputes_only_the_athletes_whose_inputs_changed(tmp_path, mon
     roster.write_text("\n".join(lines) + "\n")
     assert _night(store, inbox) == ["cara"]
 
+    # A program of ana's own: naming it recomputes her, and so does editing the file.
+    program = ROOT / "pipeline" / "programs" / "crowell2023.csv"
+    (inbox / "ana-program.csv").write_text(program.read_text())
+    lines = [ln.replace("Europe/Berlin,female,54,188,,", "Europe/Berlin,female,54,188,"
+                        "ana-program.csv,") if ln.startswith("ana,") else ln
+             for ln in roster.read_text().splitlines()]
+    roster.write_text("\n".join(lines) + "\n")
+    assert _night(store, inbox) == ["ana"]
+    assert _night(store, inbox) == []
+    (inbox / "ana-program.csv").write_text(program.read_text() + "# reviewed by the physio\n")
+    assert _night(store, inbox) == ["ana"]
+
 
 def test_sessions_written_but_not_yet_evaluated_are_evaluated_next_night(tmp_path):
     inbox = small_inbox(tmp_path, "ana", n=2)
