@@ -29,7 +29,7 @@ from pipeline.session import IntervalStructure, interval_structure
 from pipeline.soreness import Answers, run_soreness_rules
 from schemas import Decisions, Flags
 
-__all__ = ["NEXT_SESSION_COLUMNS", "Evaluation", "evaluate"]
+__all__ = ["NEXT_SESSION_COLUMNS", "Evaluation", "evaluate", "program_file"]
 
 SRC_PROGRAM = "Crowell et al. 2023, Trials, Table 1 rules [R27]"
 SRC_FREQ = "UD: no more than 4 times a week, every other day [R34]; default 3 [PRODUCT]"
@@ -57,16 +57,23 @@ def _answers(row: Mapping[Any, Any]) -> Answers:
 
 
 
+def program_file(athlete: Athlete, program_dir: Path | None) -> Path | None:
+    """The athlete's own program file (relative names are in ``program_dir``), or None for
+    the default program."""
+    if not athlete.program:
+        return None
+    path = Path(athlete.program)
+    return program_dir / path if not path.is_absolute() and program_dir is not None else path
+
+
 def _program_for(athlete: Athlete, program_dir: Path | None,
                  cache: dict[str, Program]) -> Program:
-    if not athlete.program:
+    path = program_file(athlete, program_dir)
+    if path is None:
         return cache.setdefault("", default_program())
-    if athlete.program not in cache:
-        path = Path(athlete.program)
-        if not path.is_absolute() and program_dir is not None:
-            path = program_dir / path
-        cache[athlete.program] = load_program(path)
-    return cache[athlete.program]
+    if str(athlete.program) not in cache:
+        cache[str(athlete.program)] = load_program(path)
+    return cache[str(athlete.program)]
 
 
 def _undecided(athlete_id: str, day: pd.Timestamp, why: str) -> dict[str, object]:
