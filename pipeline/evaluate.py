@@ -52,8 +52,10 @@ def _answers(row: Mapping[Any, Any]) -> Answers:
         v = row.get(key)
         return None if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA else v
 
-    return Answers(*(val(k) for k in ("warmup", "during", "next_day", "pre_session",
-                                      "pain_during", "pain_after", "pain_next_morning")))  # type: ignore[arg-type]
+    # Q4 (``pre_session``) is not part of the day's own answers: it is asked before a
+    # session about the one before it, and reaches the rules only through the Q4 mapping.
+    return Answers(**{k: val(k) for k in ("warmup", "during", "next_day", "pain_during",  # type: ignore[arg-type]
+                                          "pain_after", "pain_next_morning")})
 
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -130,18 +130,12 @@ def run_soreness_rules(athlete_id: str, session_days: list[tuple[dt.date, str | 
     review_open: str | None = None
     days = sorted(session_days)
     for k, (day, activity) in enumerate(days):
-        a = answers.get(day, Answers())
         next_day_date = days[k + 1][0] if k + 1 < len(days) else None
-        if a.next_day is None and pre_session:
-            q4 = [(d, v) for d, v in sorted(pre_session.items())
-                  if d > day and (next_day_date is None or d <= next_day_date)]
-            if q4:
-                a = Answers(**{**a.__dict__, "pre_session": q4[0][1]})
-                q4_day = q4[0][0]
-            else:
-                q4_day = None
-        else:
-            q4_day = None
+        # Q4 answered after this session, up to the next one, is about this session only.
+        q4 = [(d, v) for d, v in sorted((pre_session or {}).items())
+              if d > day and (next_day_date is None or d <= next_day_date)]
+        q4_day, q4_answer = q4[0] if q4 else (None, None)
+        a = replace(answers.get(day, Answers()), pre_session=q4_answer)
         before = level
         blocked = rest_until is not None and day <= rest_until
         if blocked:

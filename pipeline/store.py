@@ -28,12 +28,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy.engine import Engine
 
 from pipeline.activity import Columns, to_columns
 from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
 
-__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "archive_raw", "file_key",
+__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "align_with_models", "archive_raw", "file_key",
            "raw_path", "records_path",
            "write_records"]
 
@@ -147,9 +150,42 @@ def _migrate_v6(conn: sa.Connection) -> None:
     _SESSIONS_BY_ID.create(conn, checkfirst=True)
 
 
-# Versioned migrations, applied in order and recorded in schema_version.
+# Versioned migrations, applied in order and recorded in schema_version. Steps that only
+# add what the models declare (a table, a nullable column, an index) need no version of
+# their own: ``align_with_models`` adds them on every open.
 MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4),
               (5, _migrate_v5), (6, _migrate_v6)]
+
+
+def align_with_models(conn: sa.Connection, metadata: sa.MetaData | None = None) -> list[str]:
+    """Add to the database what the models declare and it lacks: tables, columns, indexes.
+
+    Alembic's autogenerate compares the tables built from the Pandera models with the
+    database's own, so a field added to a model becomes a nullable column of an existing
+    store when it is next opened. Nothing is dropped or retyped: a column the models no
+    longer name keeps its data (an older Comeback may still read it).
+
+    Returns:
+        One line per change made (``add_column sessions.kind``...).
+    """
+    context = MigrationContext.configure(conn)
+    ops = Operations(context)
+    done: list[str] = []
+    for diff in compare_metadata(context, metadata if metadata is not None else _meta):
+        if not isinstance(diff, tuple):  # modify_* diffs come as lists: never applied
+            continue
+        kind = diff[0]
+        if kind == "add_table":
+            diff[1].create(conn)
+            done.append(f"add_table {diff[1].name}")
+        elif kind == "add_column":
+            _, schema, table, column = diff
+            ops.add_column(table, column.copy(), schema=schema)
+            done.append(f"add_column {table}.{column.name}")
+        elif kind == "add_index":
+            diff[1].create(conn)
+            done.append(f"add_index {diff[1].name}")
+    return done
 
 
 def file_key(data: bytes) -> str:
@@ -314,6 +350,7 @@ class Store:
                     step(conn)
                     conn.execute(VERSION.insert().values(
                         version=version, applied_utc=dt.datetime.now(dt.UTC).isoformat()))
+            self.migrated = align_with_models(conn)
 
     @property
     def schema_version(self) -> int:

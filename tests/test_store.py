@@ -10,7 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
+from pandera.typing import Series
 
 from pipeline.athletes import read_roster
 from pipeline.errors import UnsupportedFileError
@@ -23,6 +25,7 @@ from pipeline.ingest import (
     update_athletes,
 )
 from pipeline.store import Store
+from schemas import Flags
 from tests.conftest import ROOT
 from tests.helpers import INBOX, small_inbox
 
@@ -286,3 +289,75 @@ def test_stacked_records_are_checked_activity_by_activity():
     GaitRecords.validate(_stacked_records([narrow]))
     with pytest.raises(pandera.errors.SchemaError, match="float64"):
         schema.validate(_stacked_records([narrow]))
+
+
+def _columns(store: Store) -> dict[str, list[str]]:
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(store.engine)
+    return {name: sorted(c["name"] for c in inspector.get_columns(name))
+            for name in inspector.get_table_names()}
+
+
+def _model_columns() -> dict[str, list[str]]:
+    from pipeline.store import _meta
+
+    return {name: sorted(t.columns.keys()) for name, t in _meta.tables.items()}
+
+
+@pytest.mark.parametrize("version", range(0, 7))
+def test_a_store_from_any_earlier_version_opens_with_exactly_the_models_columns(
+        tmp_path, monkeypatch, version):
+    """A store written by an earlier Comeback (fewer migrations, models with fewer fields)
+    gains what the models declare when it is opened, and keeps its rows."""
+    import sqlalchemy as sa
+
+    import pipeline.store as store_module
+
+    full = store_module.MIGRATIONS
+    monkeypatch.setattr(store_module, "MIGRATIONS", full[:version])
+    monkeypatch.setattr(store_module, "align_with_models", lambda conn, metadata=None: [])
+    old = Store(tmp_path / "s")
+    with old.engine.begin() as conn:
+        if version:
+            # An earlier model had fewer fields: drop one nullable, unindexed column of each.
+            for table, column in (("sessions", "watch_split_agreement"), ("flags", "threshold"),
+                                  ("decisions", "review")):
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+            conn.execute(sa.text("INSERT INTO decisions (athlete_id, date, verdict, days_off, "
+                                 "stage_before, stage_after, reason) VALUES "
+                                 "('ana', '2026-02-02', 'STAY', 0, 1, 1, 'kept')"))
+    old.engine.dispose()
+    monkeypatch.setattr(store_module, "MIGRATIONS", full)
+    monkeypatch.undo()
+    store = Store(tmp_path / "s")
+    assert store.schema_version == 6
+    assert _columns(store) == _model_columns()
+    if version:
+        assert "add_column sessions.watch_split_agreement" in store.migrated
+        assert store.table("decisions")["reason"].tolist() == ["kept"]
+    assert Store(tmp_path / "s").migrated == []  # nothing left to do on the next open
+
+
+class FlagsWithKind(Flags):
+    """Flags as a later model might declare them: one more nullable field."""
+
+    kind: Series[str] = pa.Field(nullable=True)
+
+
+def test_a_field_added_to_a_model_becomes_a_column_of_an_existing_store(tmp_path):
+    import sqlalchemy as sa
+
+    from pipeline.store import _cols, _meta, align_with_models
+
+    store = Store(tmp_path / "s")
+    newer = sa.MetaData()
+    for table in _meta.tables.values():
+        if table.name != "flags":
+            table.to_metadata(newer)
+    sa.Table("flags", newer, *_cols(FlagsWithKind), sa.Index("ix_flags_athlete", "athlete_id"))
+    with store.engine.begin() as conn:
+        assert align_with_models(conn, newer) == ["add_column flags.kind"]
+    with store.engine.begin() as conn:
+        assert align_with_models(conn, newer) == []
+    assert "kind" in _columns(store)["flags"]
