@@ -9,6 +9,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from pipeline.errors import ArgumentError
+
 __all__ = ["NAT", "Activity", "Columns", "Device", "MessageTable", "Provenance", "SessionSummary",
            "centred_median", "to_columns", "to_frame", "utc_index"]
 
@@ -53,7 +55,7 @@ def centred_median(values: np.ndarray, window: int, min_periods: int = 1) -> np.
     """
     values = np.asarray(values, dtype="float64")
     if window % 2 == 0:
-        raise ValueError(f"centred median needs an odd window, not {window}")
+        raise ArgumentError(f"centred median needs an odd window, not {window}")
     if not len(values):
         return values.copy()
     pad = np.full(window // 2, np.nan)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from pandera.errors import SchemaErrors
 
-from pipeline.errors import ConfigError
+from pipeline.errors import CheckInError
 from schemas import CheckIns
 
 __all__ = ["CHECKIN_COLUMNS", "CheckInResult", "parse_checkins", "read_checkins"]
@@ -79,13 +80,32 @@ def parse_checkins(raw: pd.DataFrame, source: str = "checkins.csv",
                          problems=report.sort_values("line").reset_index(drop=True))
 
 
+def _parser_line(message: str) -> int | None:
+    """The file line a pandas parser error names: its C reader counts rows from 0 at the
+    header ("row 3" is line 4), its Python reader counts lines from 1."""
+    if found := re.search(r"\brow (\d+)", message):
+        return int(found.group(1)) + 1
+    if found := re.search(r"\bline (\d+)", message):
+        return int(found.group(1))
+    return None
+
+
 def read_checkins(path: str | Path, athlete_id: str | None = None) -> CheckInResult:
-    """Read one ``checkins.csv``; a missing athlete_id cell is filled from the folder."""
+    """Read one ``checkins.csv``; a missing athlete_id cell is filled from the folder.
+
+    Raises:
+        CheckInError: the file cannot be read as CSV at all. Bad rows inside a readable file
+            are not errors: they are returned as problems, and the good rows kept.
+    """
     path = Path(path)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read as CSV ({exc})") from exc
+    except OSError as exc:
+        raise CheckInError(path, None, f"cannot be read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise CheckInError(path, None, "is not UTF-8 text") from exc
+    except pd.errors.ParserError as exc:
+        raise CheckInError(path, _parser_line(str(exc)), f"cannot be read as CSV ({exc})") from exc
     if athlete_id is not None:
         if "athlete_id" not in raw:
             raw["athlete_id"] = athlete_id

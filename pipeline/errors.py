@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "ArgumentError",
     "CheckInError",
     "ComebackError",
     "ConfigError",
@@ -17,6 +18,7 @@ __all__ = [
     "EmptyActivityError",
     "InputFileError",
     "ProgramError",
+    "StoreError",
     "TruncatedFileError",
     "UnsupportedFileError",
 ]
@@ -78,5 +80,26 @@ class ProgramError(ConfigError):
     """A return-to-run program table is invalid; the message names the file and line."""
 
 
-class CheckInError(ComebackError):
-    """A check-in answer set is invalid (used by the interactive `checkin` command)."""
+class ArgumentError(ComebackError, ValueError):
+    """A library function was called with a value it does not accept (an unknown method,
+    decoder or constant set). Still a ``ValueError`` for callers that expect one."""
+
+
+class StoreError(ComebackError):
+    """The store's database refused an operation (not a database, locked, a broken
+    schema); the message names the store and what the database said."""
+
+
+class CheckInError(ConfigError):
+    """A check-in file cannot be read at all (not CSV, an unbalanced quote, not text).
+
+    Args:
+        path: The file.
+        line: The line where reading stopped, when the parser says (1 = the header).
+        reason: One plain sentence saying why.
+    """
+
+    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
+        self.path, self.line, self.reason = str(path), line, reason
+        where = f"{self.path}, line {line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")

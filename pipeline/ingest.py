@@ -25,7 +25,7 @@ from pipeline.activity import Columns, Provenance, to_frame
 from pipeline.athletes import Athlete
 from pipeline.checkins import read_checkins
 from pipeline.dedup import find_duplicates
-from pipeline.errors import InputFileError, UnsupportedFileError
+from pipeline.errors import CheckInError, InputFileError, UnsupportedFileError
 from pipeline.evaluate import Evaluation, evaluate, program_file
 from pipeline.inbox import InboxItem, read_zip_members
 from pipeline.parse import detect_format, read_activity
@@ -430,8 +430,17 @@ def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.D
         sha = file_key(path.read_bytes())
         if states.get(aid, {}).get("checkins_sha256") == sha:
             continue
-        result = read_checkins(path, aid)
-        problems = result.problems.assign(athlete_id=aid, source=f"{aid}/checkins.csv")
+        source = f"{aid}/checkins.csv"
+        try:
+            result = read_checkins(path, aid)
+        except CheckInError as exc:
+            # The whole file is unreadable: the athlete keeps the check-ins read before, the
+            # problem is recorded like a bad row, and every other athlete goes on.
+            problem = pd.DataFrame([{"athlete_id": aid, "source": source, "line": exc.line,
+                                     "column": None, "value": None, "reason": exc.reason}])
+            store.record_checkin_problems(aid, problem, sha)
+            continue
+        problems = result.problems.assign(athlete_id=aid, source=source)
         store.replace_checkins(aid, result.checkins, problems.astype({"value": str}), sha)
     problems = store.table("checkin_problems", ids)
     return problems.sort_values(["source", "line"]).reset_index(drop=True)

@@ -7,6 +7,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from pipeline.errors import ArgumentError
+
 __all__ = [
     "BANISTER_CONSTANTS",
     "banister_trimp",
@@ -31,8 +33,11 @@ def banister_trimp(hr_bpm: np.ndarray | pd.Series, dt_s: np.ndarray | pd.Series,
         sex: ``male``, ``female`` or ``female_gc``.
 
     Raises:
-        KeyError: for any other ``sex``: no constants are applied silently.
+        ArgumentError: for any other ``sex``: no constants are applied silently.
     """
+    if sex not in BANISTER_CONSTANTS:
+        raise ArgumentError(f"no Banister constants for sex {sex!r}; choose one of "
+                            f"{', '.join(BANISTER_CONSTANTS)}")
     a, b = BANISTER_CONSTANTS[sex]
     hr = np.asarray(hr_bpm, dtype="float64")
     dt_min = np.asarray(dt_s, dtype="float64") / 60.0
@@ -81,7 +86,7 @@ def _acwr_one(load: pd.Series, method: Method, acute_days: int, chronic_days: in
         elif method == "uncoupled":
             chronic = (total - acute) / ((chronic_days - acute_days) / acute_days)
         else:
-            raise ValueError(f"unknown ACWR method {method!r}")
+            raise ArgumentError(f"unknown ACWR method {method!r}")
     warmup = t < chronic_days
     no_chronic = ~warmup & (chronic.fillna(0.0) <= 0).to_numpy()
     ratio = (acute / chronic).where(~warmup & ~no_chronic)

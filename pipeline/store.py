@@ -34,6 +34,7 @@ from alembic.operations import Operations
 from sqlalchemy.engine import Engine
 
 from pipeline.activity import Columns, to_columns
+from pipeline.errors import StoreError
 from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
 
 __all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "align_with_models", "archive_raw", "file_key",
@@ -330,8 +331,16 @@ class Store:
         self.engine: Engine = sa.create_engine(self.url, future=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", self._sqlite_pragmas)
+        sa.event.listen(self.engine, "handle_error", self._typed_error)
         self._lock = threading.Lock()
         self._migrate()
+
+    def _typed_error(self, context: sa.engine.ExceptionContext) -> None:
+        """Database errors leave the store as a StoreError naming it (raw driver errors
+        never reach a user); the driver's error stays attached as the cause."""
+        original = context.original_exception
+        raise StoreError(f"store {self.root}: the database refused the operation "
+                         f"({type(original).__name__}: {original})") from context.sqlalchemy_exception
 
     @staticmethod
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -541,6 +550,15 @@ class Store:
         ``sha256``, in one transaction; the athlete then waits for a recompute."""
         with self._lock, self.engine.begin() as conn:
             self._replace(conn, "checkins", [athlete_id], checkins)
+            self._replace(conn, "checkin_problems", [athlete_id], problems)
+            self._set_state(conn, {athlete_id: {"checkins_sha256": sha256, "stale": True}})
+
+    def record_checkin_problems(self, athlete_id: str, problems: pd.DataFrame,
+                                sha256: str) -> None:
+        """A check-in file whose bytes hash to ``sha256`` could not be read: its problems
+        replace the athlete's, the check-ins read before stay, and the file is not read
+        again until its bytes change."""
+        with self._lock, self.engine.begin() as conn:
             self._replace(conn, "checkin_problems", [athlete_id], problems)
             self._set_state(conn, {athlete_id: {"checkins_sha256": sha256, "stale": True}})
 

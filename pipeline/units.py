@@ -13,7 +13,6 @@ __all__ = [
     "cadence256_to_spm",
     "fit_cadence_to_spm",
     "haversine_m",
-    "kmh_to_mps",
     "semicircles_to_degrees",
 ]
 
@@ -29,23 +28,20 @@ def semicircles_to_degrees(semicircles: float | np.ndarray | pd.Series) -> np.nd
     return np.asarray(semicircles, dtype="float64") * _SEMICIRCLE_TO_DEG
 
 
-def fit_cadence_to_spm(cadence_rpm: float, fractional_cadence_rpm: float = 0.0) -> float:
+def fit_cadence_to_spm(cadence_rpm: float | np.ndarray,
+                       fractional_cadence_rpm: float | np.ndarray = 0.0) -> float | np.ndarray:
     """FIT running cadence (one leg, rpm, plus fraction in rpm) to steps per minute.
 
-    spec §5.2: ``spm = 2 × (cadence + fractional_cadence / 128)``. fitparse already applies
-    the 1/128 scale, so the fraction arrives in rpm (raw 64 → 0.5).
+    spec §5.2: ``spm = 2 × (cadence + fractional_cadence / 128)``. The decoders apply the
+    1/128 scale, so the fraction arrives in rpm (raw 64 → 0.5). Scalars or arrays.
     """
     return 2.0 * (cadence_rpm + fractional_cadence_rpm)
 
 
-def cadence256_to_spm(cadence256_raw: float) -> float:
-    """FIT ``cadence256`` raw value (rpm × 256) to steps per minute (spec §5.2)."""
-    return 2.0 * cadence256_raw / 256.0
-
-
-def kmh_to_mps(speed_kmh: float) -> float:
-    """Kilometres per hour to metres per second."""
-    return speed_kmh / 3.6
+def cadence256_to_spm(cadence256_rpm: float | np.ndarray) -> float | np.ndarray:
+    """FIT ``cadence256`` as decoded (rpm: the decoders apply its 1/256 scale, so raw
+    20352 arrives as 79.5) to steps per minute (spec §5.2)."""
+    return 2.0 * cadence256_rpm
 
 
 def haversine_m(

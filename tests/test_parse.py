@@ -118,3 +118,39 @@ def test_a_field_a_damaged_definition_made_an_array_stays_one_cell():
                       {"timestamp_utc": times})
     assert len(table) == 2 and table.column("trigger").shape == (2,)
     assert table.frame["trigger"].tolist() == [[0, 0, 0, 0], [0, 0, 0, 0]]
+
+
+def test_a_bug_in_our_code_propagates_instead_of_quarantining_the_file(monkeypatch):
+    """Only the decoders' own errors become input errors; a fault in Comeback's code is a
+    bug, and the night must fail loudly rather than quarantine a good file."""
+    from pipeline.parse import fit as fit_module
+
+    data = next((SAMPLE / "inbox" / "ana").glob("*running.fit")).read_bytes()
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("a bug in Comeback")
+
+    monkeypatch.setattr(fit_module, "_collect", broken)
+    with pytest.raises(KeyError, match="a bug in Comeback"):
+        read_activity(data, name="ok.fit", decoder="fitparse")
+
+
+def test_a_decoder_fault_on_damaged_bytes_is_still_an_input_error(monkeypatch):
+    from pipeline.parse import fit as fit_module
+
+    data = next((SAMPLE / "inbox" / "ana").glob("*running.fit")).read_bytes()
+
+    def damaged(_data):
+        raise __import__("struct").error("unpack requires a buffer of 4 bytes")
+        yield  # a generator, as fitparse's messages are
+
+    monkeypatch.setattr(fit_module, "_messages", damaged)
+    with pytest.raises(CorruptFileError, match=r"ok\.fit: FIT data cannot be decoded"):
+        read_activity(data, name="ok.fit", decoder="fitparse")
+
+
+def test_an_unknown_decoder_is_a_configuration_error():
+    from pipeline.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="decoder must be"):
+        read_activity(b"", name="x.fit", decoder="nope")

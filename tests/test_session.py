@@ -102,7 +102,9 @@ def test_banister_mean_hr_variant():
 
 
 def test_banister_unknown_sex_is_refused():
-    with pytest.raises(KeyError):
+    from pipeline.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="no Banister constants for sex 'other'"):
         banister_trimp(_HR, _DT, 60, 190, "other")
 
 

@@ -361,3 +361,40 @@ def test_a_field_added_to_a_model_becomes_a_column_of_an_existing_store(tmp_path
     with store.engine.begin() as conn:
         assert align_with_models(conn, newer) == []
     assert "kind" in _columns(store)["flags"]
+
+
+def test_an_unreadable_checkin_file_is_a_problem_and_every_other_athlete_is_recomputed(tmp_path):
+    inbox = small_inbox(tmp_path, n=2)
+    (inbox / "ben").mkdir()
+    for path in sorted((INBOX / "ben").glob("*running.fit"))[:2]:
+        (inbox / "ben" / path.name).write_bytes(path.read_bytes())
+    (inbox / "ben" / "checkins.csv").write_text(
+        "athlete_id,date,warmup,during,next_day,note\n"
+        "ben,2026-02-02,none,none,none,ok\n"
+        'ben,2026-02-04,none,none,none,"forgot to close the quote\n'
+        "ben,2026-02-06,none,none,none,ok\n")
+    store = Store(tmp_path / "store")
+    roster = read_roster(inbox / "athletes.csv")
+    ingest_items(store, iter_exports(inbox), roster)
+    update = update_athletes(store, inbox, roster)
+    assert {"ana", "ben"} <= set(update.recomputed)
+    bad = update.checkin_problems[update.checkin_problems["athlete_id"] == "ben"]
+    assert bad[["source", "line"]].values.tolist() == [["ben/checkins.csv", 3]]
+    assert "cannot be read as CSV" in bad["reason"].iloc[0]
+    assert set(store.table("decisions")["athlete_id"]) >= {"ana", "ben"}
+    assert len(store.table("checkins", "ana")) > 0
+    # Mended, the file is read again and the problem is gone.
+    (inbox / "ben" / "checkins.csv").write_text(
+        "athlete_id,date,warmup,during,next_day,note\nben,2026-02-02,none,none,none,ok\n")
+    update = update_athletes(store, inbox, roster)
+    assert update.recomputed == ("ben",) and update.checkin_problems.empty
+    assert len(store.table("checkins", "ben")) == 1
+
+
+def test_a_database_error_is_a_store_error_naming_the_store(tmp_path):
+    from pipeline.errors import StoreError
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "comeback.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=r"store .*s: the database refused.*not a database"):
+        Store(tmp_path / "s")

@@ -7,7 +7,6 @@ from pipeline.units import (
     cadence256_to_spm,
     fit_cadence_to_spm,
     haversine_m,
-    kmh_to_mps,
     semicircles_to_degrees,
 )
 
@@ -21,11 +20,20 @@ def test_fit_cadence_79_plus_64_over_128_is_159_spm():  # spec §5.2 worked
 
 
 def test_cadence256_20352_is_159_spm():  # spec §5.2 worked
-    assert cadence256_to_spm(20352) == 159.0
+    assert cadence256_to_spm(20352 / 256) == 159.0  # as decoded: rpm
 
 
-def test_kmh_to_mps():
-    assert kmh_to_mps(36.0) == pytest.approx(10.0)
+def test_the_fit_reader_converts_cadence_through_these_functions(monkeypatch):
+    """The tests above guard what production runs: the reader's cadence is theirs."""
+    from pipeline.parse import fit as fit_module
+    from pipeline.parse import read_activity
+    from tests.conftest import SAMPLE
+
+    data = next((SAMPLE / "inbox" / "ana").glob("*running.fit")).read_bytes()
+    before = read_activity(data, name="a.fit").records["cadence_spm"]
+    monkeypatch.setattr(fit_module, "fit_cadence_to_spm", lambda rpm, frac=0.0: 2.1 * (rpm + frac))
+    after = read_activity(data, name="a.fit").records["cadence_spm"]
+    assert np.nanmedian(after) == pytest.approx(1.05 * np.nanmedian(before), rel=0.005)
 
 
 def test_haversine_one_degree_of_latitude():

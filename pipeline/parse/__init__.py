@@ -33,14 +33,14 @@ from pipeline.activity import (
 )
 from pipeline.cadence import decide_cadence_scale
 from pipeline.errors import (
+    ArgumentError,
     CorruptFileError,
     EmptyActivityError,
-    InputFileError,
     UnsupportedFileError,
 )
 from pipeline.parse import fit as _fit
 from pipeline.parse import gpx as _gpx
-from pipeline.units import haversine_m
+from pipeline.units import fit_cadence_to_spm, haversine_m
 
 __all__ = ["MAX_DECOMPRESSED_BYTES", "detect_format", "read_activity"]
 
@@ -235,7 +235,8 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
         cad = msg.get("avg_running_cadence", msg.get("avg_cadence"))
         avg_cad = None
         if isinstance(cad, int | float) and _fit.is_foot_sport(sports[i]) and factor == factor:
-            avg_cad = 2.0 * (cad + (_float(msg.get("avg_fractional_cadence")) or 0.0)) * factor
+            avg_cad = float(fit_cadence_to_spm(
+                cad, _float(msg.get("avg_fractional_cadence")) or 0.0)) * factor
         rpe = _float(msg.get("workout_rpe"))
         end_ns = int(start_ns[i + 1]) if i + 1 < len(starts) else None
         sessions.append(SessionSummary(
@@ -330,11 +331,12 @@ def read_activity(source: str | Path | bytes, name: str | None = None, *,
 
     Raises:
         InputFileError: a subclass saying why the file is corrupt, truncated, empty or
-            unsupported. No other exception escapes.
+            unsupported. Anything else is a bug in Comeback and propagates.
+        ArgumentError: ``decoder`` is neither ``auto`` nor ``fitparse``.
     """
     path = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
     if decoder not in ("auto", "fitparse"):
-        raise ValueError(f"decoder must be 'auto' or 'fitparse', not {decoder!r}")
+        raise ArgumentError(f"decoder must be 'auto' or 'fitparse', not {decoder!r}")
     if isinstance(source, bytes):
         data = source
     else:
@@ -348,22 +350,19 @@ def read_activity(source: str | Path | bytes, name: str | None = None, *,
         data = _gunzip(data, path)
         compression = "gzip"
         kind = detect_format(data)
-    try:
-        sha = hashlib.sha256(data).hexdigest()
-        if kind == "fit":
-            return _fit_activity(data, path, sha, compression, decoder)
-        if kind == "gpx":
-            return _gpx_activity(data, path, sha, compression)
-    except InputFileError:
-        raise
-    except Exception as exc:  # a decoder or pandas bug on hostile input: still the file's fault
-        raise CorruptFileError(path, f"cannot be decoded: {exc!r}") from exc
+    # The decoders wrap their own errors; anything else raised here is a bug and propagates.
+    sha = hashlib.sha256(data).hexdigest()
+    if kind == "fit":
+        return _fit_activity(data, path, sha, compression, decoder)
+    if kind == "gpx":
+        return _gpx_activity(data, path, sha, compression)
     if kind == "empty":
         raise EmptyActivityError(path, "file is empty")
     if kind == "tcx":
         raise UnsupportedFileError(path, "TCX files are not supported yet; export FIT or GPX")
     if kind == "zip":
-        raise UnsupportedFileError(path, "zip archive: unpack it with pipeline.archive")
+        raise UnsupportedFileError(path, "zip archive: read its members with "
+                                         "pipeline.inbox.read_zip_members")
     if kind == "gzip":
         raise UnsupportedFileError(path, "nested gzip is not supported")
     raise UnsupportedFileError(path, "unknown format (not FIT or GPX)")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import struct
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from typing import Any
 
@@ -27,7 +28,12 @@ from pipeline.errors import (
     UnsupportedFileError,
 )
 from pipeline.parse.fastfit import RECORD_FIELDS, WANTED_MESSAGES, decode_records_fast
-from pipeline.units import FIT_POWER_ON_LIMIT, semicircles_to_degrees
+from pipeline.units import (
+    FIT_POWER_ON_LIMIT,
+    cadence256_to_spm,
+    fit_cadence_to_spm,
+    semicircles_to_degrees,
+)
 
 __all__ = ["FitContent", "decode_fit", "utc_timestamp"]
 
@@ -106,31 +112,58 @@ def _decode_fast(data: bytes) -> FitContent | None:
         return None
 
 
-def _decode_reference(data: bytes, path: str) -> FitContent:
-    """fitparse over the whole file, keeping everything decoded before any damage."""
-    content = FitContent()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = UncachedFitFile(io.BytesIO(data), check_developer_data=False)
-            _collect(fit.get_messages(), content)
-    except FitCRCError as exc:
+# What fitparse raises on damaged bytes besides its own errors: it unpacks with struct and
+# looks fields up in its profile without guarding either (found by the suite's fuzzing).
+_DECODER_FAULTS = (FitParseError, struct.error, KeyError, IndexError, TypeError, ValueError,
+                   AttributeError, OverflowError, UnicodeDecodeError)
+
+
+def _messages(data: bytes) -> Iterator[Any]:
+    """fitparse's data messages, one at a time (so only its own code runs under ``next``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = UncachedFitFile(io.BytesIO(data), check_developer_data=False)
+        yield from fit.get_messages()
+
+
+def _note_damage(exc: BaseException, content: FitContent, path: str) -> None:
+    """What fitparse stopping with ``exc`` means for the content decoded so far."""
+    if isinstance(exc, FitCRCError):
         # The CRC is checked at the end: every message was decoded before this.
         content.crc_ok = False
         content.warnings.append(f"file CRC does not match ({exc}); data kept")
-    except FitEOFError as exc:
+    elif isinstance(exc, FitEOFError):
         content.truncated = True
         content.warnings.append(f"file ends early ({exc}); records before the end kept")
-    except FitHeaderError as exc:
+    elif isinstance(exc, FitHeaderError):
         if not content.file_id:
             raise CorruptFileError(path, f"invalid FIT header: {exc}") from exc
         content.truncated = True
         content.warnings.append(f"a chained FIT header is invalid ({exc}); first part kept")
-    except (FitParseError, Exception) as exc:
+    else:
         if not content.file_id and not content.records["timestamp"]:
             raise CorruptFileError(path, f"FIT data cannot be decoded: {exc!r}") from exc
         content.truncated = True
         content.warnings.append(f"decoding stopped at damaged data ({exc!r}); records before it kept")
+
+
+def _decode_reference(data: bytes, path: str) -> FitContent:
+    """fitparse over the whole file, keeping everything decoded before any damage.
+
+    Only the decoder's own work is guarded: sorting the messages it yields is our code,
+    outside the ``try``, so a bug there propagates instead of quarantining a good file.
+    """
+    content = FitContent()
+    messages = _messages(data)
+    while True:
+        try:
+            message = next(messages)
+        except StopIteration:
+            break
+        except _DECODER_FAULTS as exc:
+            _note_damage(exc, content, path)
+            break
+        _collect((message,), content)
     return content
 
 
@@ -224,13 +257,14 @@ def record_columns(content: FitContent, anchor: pd.Timestamp | None) -> dict[str
     altitude = np.where(np.isnan(altitude), _num(r["altitude"]), altitude)
     cadence = _num(r["cadence"])
     fraction = np.nan_to_num(_num(r["fractional_cadence"]), nan=0.0)
-    cadence256 = _num(r["cadence256"])  # fitparse applies the 1/256 scale: rpm
-    rpm = np.where(np.isnan(cadence), cadence256, cadence + fraction)
+    # spec §5.2: one-leg rpm → steps/min; cadence256 only where cadence is missing.
+    spm = np.where(np.isnan(cadence), cadence256_to_spm(_num(r["cadence256"])),
+                   fit_cadence_to_spm(cadence, fraction))
     return {
         "timestamp_utc": to_timestamps(r["timestamp"], anchor),
         "distance_m": _num(r["distance"]),
         "speed_mps": speed,
-        "cadence_spm": 2.0 * rpm,  # spec §5.2: one-leg rpm → steps/min
+        "cadence_spm": spm,
         "heart_rate_bpm": _num(r["heart_rate"]),
         "altitude_m": altitude,
         "lat_deg": semicircles_to_degrees(_num(r["position_lat"])),

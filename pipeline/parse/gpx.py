@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
+from xml.etree import ElementTree
 
 import gpxpy
 import gpxpy.gpx
@@ -133,7 +134,10 @@ def decode_gpx(data: bytes, path: str) -> tuple[list[GpxTrack], str | None, list
         notes.append("file is not UTF-8; read as Latin-1")
     try:
         gpx = gpxpy.parse(text)
-    except Exception as exc:  # gpxpy wraps the XML parser inconsistently; nothing may escape
+    except (gpxpy.gpx.GPXException, ElementTree.ParseError, ValueError, TypeError,
+            AttributeError, IndexError, KeyError) as exc:
+        # gpxpy wraps the XML parser's error, but lets its own value parsing raise bare
+        # ValueError/TypeError (times, numbers) or AttributeError/IndexError (odd trees).
         raise CorruptFileError(path, f"GPX cannot be parsed: {exc}") from exc
     tracks = [GpxTrack(_sport(t.type), _points_frame(t)) for t in gpx.tracks]
     tracks = [t for t in tracks if len(t.points) >= 2]
