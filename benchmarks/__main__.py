@@ -163,7 +163,7 @@ def _ingest_seconds(files: list[Path], executor: Any = None) -> float:
 
 def _measure_file_ms(files: list[Path]) -> float:
     """Decode and measure one file (no store), per file, best of 3 passes."""
-    from pipeline.ingest import measure_file
+    from pipeline.measure import measure_file
 
     data = [p.read_bytes() for p in files]
     best = float("inf")
@@ -230,7 +230,7 @@ def bench_parallel(club: Path, records_per_athlete: int) -> list[str]:
     """Ingest of the club inbox's files: one process, the measuring pool, a Dask cluster."""
     from distributed import Client, LocalCluster
 
-    from pipeline.ingest import measuring_pool
+    from flows.nightly import measuring_pool
 
     files = sorted(club.rglob("*.fit"))
     records = records_per_athlete * len(list(club.glob("c*")))
@@ -251,7 +251,7 @@ def bench_parallel(club: Path, records_per_athlete: int) -> list[str]:
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
             client = Client(cluster)
-        client.run(importlib.import_module, "pipeline.ingest")  # before the clock starts
+        client.run(importlib.import_module, "pipeline.measure")  # before the clock starts
         start = time.perf_counter() - t
         executor = client.get_executor()
         t_dask = float(np.median([_ingest_seconds(files, executor) for _ in range(3)]))
@@ -324,7 +324,8 @@ def _squad_store(root: Path, athletes: int, weeks: int) -> tuple[Any, dict[str, 
 
     from pipeline.athletes import read_roster
     from pipeline.inbox import iter_exports
-    from pipeline.ingest import ingest_items, refresh_checkins
+    from pipeline.ingest import ingest_items
+    from pipeline.recompute import refresh_checkins
     from pipeline.store import ActivityWrite, Store
 
     sample = Store(root / "sample")
@@ -368,7 +369,8 @@ def _squad_store(root: Path, athletes: int, weeks: int) -> tuple[Any, dict[str, 
 
 def bench_store_growth() -> list[str]:
     """Ingesting one new file: empty store against a store of 10,000 activities."""
-    from pipeline.ingest import ingest_files, recompute
+    from pipeline.ingest import ingest_files
+    from pipeline.recompute import recompute
 
     files = sorted((SAMPLE / "cara").glob("*_running.fit"))
     if not files:
@@ -420,7 +422,8 @@ def _night(store: Any, inbox: Path) -> dict[str, float]:
     """One night's work without Prefect, timed by phase (what the nightly flow runs)."""
     from pipeline.athletes import read_roster
     from pipeline.inbox import iter_exports
-    from pipeline.ingest import ingest_items, unseen_items, update_athletes
+    from pipeline.ingest import ingest_items, unseen_items
+    from pipeline.recompute import update_athletes
 
     times = {"start": time.perf_counter()}
     roster = read_roster(inbox / "athletes.csv")
@@ -602,7 +605,7 @@ def bench_nightly_flow(club: Path) -> list[str]:
 
 def bench_reports() -> list[str]:
     """Weekly reports for 50 athletes with a year of history each."""
-    from pipeline.ingest import recompute
+    from pipeline.recompute import recompute
     from pipeline.report import last_full_week, write_reports
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -643,7 +646,8 @@ def _synthetic_sessions(n_athletes: int, years: int, rng: np.random.Generator) -
 
 
 def bench_rules(n_athletes: int) -> list[str]:
-    from pipeline.rules import daily_load, progression_flags
+    from pipeline.load import daily_load
+    from pipeline.rules import progression_flags
 
     sessions = _synthetic_sessions(n_athletes, 3, np.random.default_rng(0))
     t = time.perf_counter()
@@ -709,7 +713,7 @@ def main() -> None:
     sets = {"corpus running FIT": files} if files else {}
     sample_fits = sorted(SAMPLE.rglob("*.fit"))
     sets["sample squad FIT"] = sample_fits[:12] if args.quick else sample_fits
-    from pipeline.ingest import measuring_pool
+    from flows.nightly import measuring_pool
 
     t = time.perf_counter()
     pool = measuring_pool(2)

@@ -6,6 +6,7 @@ by the library and the night goes on; any other error fails the run after the re
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
@@ -21,17 +22,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.athletes import read_roster
 from pipeline.inbox import InboxItem, iter_exports
-from pipeline.ingest import (
-    FileOutcome,
-    ingest_items,
-    measuring_pool,
-    recompute,
-    unseen_items,
-    update_athletes,
-)
+from pipeline.ingest import FileOutcome, ingest_items, unseen_items
+from pipeline.recompute import recompute, update_athletes
 from pipeline.store import DEFAULT_STORE, Store
 
-__all__ = ["default_store_root", "nightly", "open_store", "reprocess"]
+__all__ = ["default_store_root", "measuring_pool", "nightly", "open_store", "reprocess"]
 
 
 def default_store_root() -> str:
@@ -55,6 +50,19 @@ def _transient(task: Any, task_run: Any, state: State) -> bool:
 # processes save about 4 ms per sample file: the break-even measured by `make bench` is a
 # few hundred files (docs/benchmarks.md, "Nightly flow").
 PARALLEL_FROM_FILES = 300
+
+
+def measuring_pool(workers: int) -> ProcessPoolExecutor:
+    """Processes that measure files (``executor=`` of the ingest functions), so a batch uses
+    every core.
+
+    Workers fork from a server process that imported the measuring code once
+    (forkserver): start-up is paid once per pool, and forking never copies the caller's
+    threads mid-lock (the nightly flow runs inside Prefect's threads).
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pipeline.measure"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
 @lru_cache(maxsize=4)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.activity import centred_median
+from pipeline.config import RUNNING_SPEED_MPS
 
 __all__ = ["decide_cadence_scale", "repair_cadence", "repaired_cadence"]
 
-_RUNNING_SPEED_MPS = 2.2
 _MIN_SAMPLES = 30
 _SPM_RUN = (130.0, 230.0)
 _PER_LEG_RUN = (60.0, 115.0)
@@ -40,7 +40,7 @@ def decide_cadence_scale(
     has = np.isfinite(cad) & (cad > 0)
     if not has.any():
         return "unknown", float("nan")
-    running = has & (spd >= _RUNNING_SPEED_MPS)
+    running = has & (spd >= RUNNING_SPEED_MPS)
     if running.sum() >= _MIN_SAMPLES:
         med = float(np.median(cad[running]))
         if source == "fit":

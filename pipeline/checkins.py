@@ -10,12 +10,12 @@ import pandas as pd
 from pandera.errors import SchemaErrors
 
 from pipeline.errors import CheckInError
-from schemas import CheckIns
+from schemas import CheckInProblems, CheckIns
 
 __all__ = ["CHECKIN_COLUMNS", "CheckInResult", "parse_checkins", "read_checkins"]
 
-CHECKIN_COLUMNS = ("athlete_id", "date", "warmup", "during", "next_day", "pre_session",
-                   "pain_during", "pain_after", "pain_next_morning", "swelling", "rpe", "note")
+CHECKIN_COLUMNS = tuple(CheckIns.to_schema().columns)
+_PROBLEM_COLUMNS = [c for c in CheckInProblems.to_schema().columns if c != "athlete_id"]
 _BOOL = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False,
          "false": False, "0": False}
 
@@ -75,7 +75,7 @@ def parse_checkins(raw: pd.DataFrame, source: str = "checkins.csv",
                              "column": str(case["column"]), "value": case["failure_case"],
                              "reason": f"fails {case['check']}"})
         valid = CheckIns.validate(keep.drop(index=cases["index"].astype(int).unique()))
-    report = pd.DataFrame(problems, columns=["source", "line", "column", "value", "reason"])
+    report = pd.DataFrame(problems, columns=_PROBLEM_COLUMNS)
     return CheckInResult(checkins=valid.reset_index(drop=True),
                          problems=report.sort_values("line").reset_index(drop=True))
 
@@ -111,6 +111,5 @@ def read_checkins(path: str | Path, athlete_id: str | None = None) -> CheckInRes
             raw["athlete_id"] = athlete_id
         raw["athlete_id"] = raw["athlete_id"].where(raw["athlete_id"].str.strip() != "", athlete_id)
     if raw.empty:
-        return CheckInResult(_empty_checkins(), pd.DataFrame(
-            columns=["source", "line", "column", "value", "reason"]))
+        return CheckInResult(_empty_checkins(), pd.DataFrame(columns=_PROBLEM_COLUMNS))
     return parse_checkins(raw, source=str(path))

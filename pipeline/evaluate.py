@@ -15,26 +15,25 @@ from typing import Any
 import pandas as pd
 
 from pipeline.athletes import Athlete
+from pipeline.config import RuleConfig
 from pipeline.errors import ProgramError
-from pipeline.program import Program, default_program, load_program, next_run_date, stage_compliance
-from pipeline.rules import (
-    FLAG_COLUMNS,
-    RuleConfig,
-    daily_load,
-    make_flag,
-    progression_flags,
-    running_sessions,
+from pipeline.load import daily_load, running_sessions
+from pipeline.program import (
+    Program,
+    default_program,
+    load_program,
+    next_run_date,
+    program_file,
+    stage_compliance,
 )
+from pipeline.rules import FLAG_COLUMNS, program_flags, progression_flags
 from pipeline.session import IntervalStructure, interval_structure
 from pipeline.soreness import Answers, run_soreness_rules
-from schemas import Decisions, Flags
+from schemas import Decisions, Flags, NextSessions
 
-__all__ = ["NEXT_SESSION_COLUMNS", "Evaluation", "evaluate", "program_file"]
+__all__ = ["NEXT_SESSION_COLUMNS", "Evaluation", "evaluate"]
 
-SRC_PROGRAM = "Crowell et al. 2023, Trials, Table 1 rules [R27]"
-SRC_FREQ = "UD: no more than 4 times a week, every other day [R34]; default 3 [PRODUCT]"
-NEXT_SESSION_COLUMNS = ["athlete_id", "status", "date", "stage", "prescription", "run_s",
-                        "walk_s", "repeats", "total_m", "target_rpe", "why"]
+NEXT_SESSION_COLUMNS = list(NextSessions.to_schema().columns)
 
 
 @dataclass(frozen=True)
@@ -59,15 +58,6 @@ def _answers(row: Mapping[Any, Any]) -> Answers:
 
 
 
-def program_file(athlete: Athlete, program_dir: Path | None) -> Path | None:
-    """The athlete's own program file (relative names are in ``program_dir``), or None for
-    the default program."""
-    if not athlete.program:
-        return None
-    path = Path(athlete.program)
-    return program_dir / path if not path.is_absolute() and program_dir is not None else path
-
-
 def _program_for(athlete: Athlete, program_dir: Path | None,
                  cache: dict[str, Program]) -> Program:
     path = program_file(athlete, program_dir)
@@ -82,55 +72,6 @@ def _undecided(athlete_id: str, day: pd.Timestamp, why: str) -> dict[str, object
     return {"athlete_id": athlete_id, "date": day, "activity_id": None, "verdict": "UNDECIDED",
             "rules": None, "days_off": 0, "rest_until": pd.NaT, "stage_before": 1,
             "stage_after": 1, "review": None, "reason": f"Cannot decide because {why}."}
-
-
-def _program_flags(athlete: str, runs: pd.DataFrame, decisions: pd.DataFrame, program: Program,
-                   structures: Mapping[str, IntervalStructure], cfg: RuleConfig) -> list[dict[str, object]]:
-    flags: list[dict[str, object]] = []
-    dates = pd.to_datetime(runs["local_date"]).dt.normalize()
-    run_days = pd.DatetimeIndex(sorted(dates.unique()))
-    prescribed = dict(zip(decisions["date"], decisions["stage_before"], strict=True))
-    for day in run_days:
-        if day - pd.Timedelta(days=1) in run_days:
-            flags.append(make_flag(athlete, day, None, "CONSECUTIVE_DAYS", "caution",
-                               "Ran on two days in a row; the program asks for a rest day "
-                               "between runs.", f"runs on {(day - pd.Timedelta(days=1)).date()} "
-                               f"and {day.date()}", SRC_PROGRAM))
-        window = run_days[(run_days > day - pd.Timedelta(days=7)) & (run_days <= day)]
-        if len(window) > cfg.max_run_days_per_7:
-            flags.append(make_flag(athlete, day, None, "FREQ_EXCEEDED", "caution",
-                               f"More than {cfg.max_run_days_per_7} run days in 7 days.",
-                               f"{len(window)} run days between {(day - pd.Timedelta(days=6)).date()}"
-                               f" and {day.date()}", SRC_FREQ, float(len(window)),
-                               float(cfg.max_run_days_per_7)))
-    for s in runs.to_dict("records"):
-        day = pd.Timestamp(s["local_date"]).normalize()
-        stage_no = prescribed.get(day)
-        st = structures.get(s["activity_id"])
-        if stage_no is None or st is None:
-            continue
-        stage = program.stage(int(stage_no))
-        comp = stage_compliance(st, stage)
-        if comp.exceeded:
-            flags.append(make_flag(athlete, day, s["activity_id"], "STAGE_EXCEEDED", "caution",
-                               f"Did more than stage {stage.number} prescribes.",
-                               f"{comp.evidence} ({stage.describe()})", SRC_PROGRAM))
-        elif not comp.completed:
-            higher = [h for h in program.stages[stage.number:]
-                      if stage_compliance(st, h).completed]
-            if higher:
-                flags.append(make_flag(athlete, day, s["activity_id"], "ADVANCED_EARLY", "caution",
-                                   f"Ran stage {higher[0].number} while stage {stage.number} is "
-                                   "prescribed.", f"{st.pattern}; {stage.describe()}", SRC_PROGRAM))
-        rpe = s.get("rpe_cr10")
-        if stage.target_rpe is not None and rpe is not None and not pd.isna(rpe) and (
-                rpe > stage.target_rpe + cfg.rpe_tolerance):
-            flags.append(make_flag(athlete, day, s["activity_id"], "INTENSITY_EARLY", "info",
-                               "Ran harder than the stage's target effort.",
-                               f"RPE {rpe:g} vs target {stage.target_rpe:g} (+{cfg.rpe_tolerance:g})",
-                               "Crowell 2023 targets; S7 tolerance [PRODUCT]", float(rpe),
-                               stage.target_rpe + cfg.rpe_tolerance))
-    return flags
 
 
 def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFrame,
@@ -194,7 +135,7 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
                                      pre)
         decisions.extend(outcome.decisions.to_dict("records"))  # type: ignore[arg-type]
         flag_rows.extend(outcome.flags)
-        flag_rows.extend(_program_flags(aid, runs, outcome.decisions, program, structures, cfg))
+        flag_rows.extend(program_flags(aid, runs, outcome.decisions, program, structures, cfg))
         stage = program.stage(outcome.level)
         when = next_run_date(outcome.last_run, outcome.rest_until,
                              cfg.min_rest_days_between_runs) or athlete.program_start
@@ -216,6 +157,7 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
     dec = pd.DataFrame(decisions, columns=list(Decisions.to_schema().columns))
     return Evaluation(daily_load=daily, decisions=Decisions.validate(dec),
                       flags=Flags.validate(flags),
-                      next_sessions=pd.DataFrame(nexts, columns=NEXT_SESSION_COLUMNS))
+                      next_sessions=NextSessions.validate(
+                          pd.DataFrame(nexts, columns=NEXT_SESSION_COLUMNS)))
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.activity import NAT, Columns, to_columns
+from pipeline.config import RUNNING_SPEED_MPS
 from schemas import GaitRecords, Segments
 
 __all__ = ["GaitConfig", "gait_labels", "label_gait", "segment_table", "segments_of",
@@ -26,7 +27,7 @@ class GaitConfig:
     run_cadence_spm: float = 140.0
     run_cadence_with_speed_spm: float = 130.0
     run_speed_with_cadence_mps: float = 1.9
-    run_speed_mps: float = 2.2
+    run_speed_mps: float = RUNNING_SPEED_MPS
     walk_speed_mps: float = 0.5
     walk_cadence_spm: float = 40.0
     min_run_s: float = 10.0

@@ -1,45 +1,36 @@
-"""Ingest inbox files into the store in batches, and recompute what depends on them.
+"""The ingest transaction: skip what was seen, measure the rest, store each chunk atomically.
 
-A batch is measured file by file (in worker processes when given an executor), validated
-with one Pandera call per table, matched for duplicates against the store, and written in
-chunks, each in one transaction. These are the bodies of the nightly flow's tasks; ``flows/``
-only decides batches, parallelism, retries and how the night is reported. An
-``InputFileError`` quarantines the file and the night goes on; anything else is a bug and
-propagates.
+A batch is measured file by file (:mod:`pipeline.measure`, in worker processes when given
+an executor), validated with one Pandera call per table, matched for duplicates against the
+store, and written in chunks, each in one transaction. These are the bodies of the nightly
+flow's tasks; ``flows/`` decides batches, parallelism (the process pool is the flow's),
+retries and how the night is reported. An ``InputFileError`` quarantines the file and the
+night goes on; anything else is a bug and propagates.
 """
 
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Columns, Provenance, to_frame
 from pipeline.athletes import Athlete
-from pipeline.checkins import read_checkins
 from pipeline.dedup import find_duplicates
-from pipeline.errors import CheckInError, InputFileError, UnsupportedFileError
-from pipeline.evaluate import Evaluation, evaluate, program_file
+from pipeline.errors import UnsupportedFileError
 from pipeline.inbox import InboxItem, read_zip_members
-from pipeline.parse import detect_format, read_activity
-from pipeline.session import apply_checkin_rpe, measure_session, sessions_frame
-from pipeline.store import ActivityWrite, Store, archive_raw, file_key, write_records
-from schemas import GaitRecords, Segments, Sessions, as_built
+from pipeline.measure import Job, Measured, concat_columns, measure_all
+from pipeline.parse import detect_format
+from pipeline.session import sessions_frame
+from pipeline.store import ActivityWrite, Store, file_key
+from schemas import Segments, Sessions
 
-__all__ = ["AthleteUpdate", "FileOutcome", "Measured", "athletes_to_recompute", "ingest_bytes",
-           "ingest_files", "ingest_item", "ingest_items", "measure_file", "measure_files",
-           "measuring_pool", "profile_fingerprint", "recompute", "refresh_checkins",
-           "reprocess_store", "unseen_items", "update_athletes"]
-
-# Measuring processes validate the records they built themselves: dtypes checked, not coerced.
-_GAIT_RECORDS_AS_BUILT = as_built(GaitRecords)
+__all__ = ["FileOutcome", "ingest_bytes", "ingest_files", "ingest_item", "ingest_items",
+           "reprocess_store", "unseen_items"]
 
 
 @dataclass(frozen=True)
@@ -53,136 +44,10 @@ class FileOutcome:
     activity_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Measured:
-    """One file decoded and measured, not yet stored; or the input error that stopped it."""
-
-    name: str
-    athlete_id: str
-    key: str
-    error: InputFileError | None = None
-    sessions: tuple[dict[str, Any], ...] = ()  # Sessions rows (``SessionResult.row``)
-    segments: Columns | None = None  # Segments as arrays, the file's sessions one after another
-    records: dict[str, Columns] = field(default_factory=dict)  # GaitRecords by activity
-    provenance: Provenance | None = None
-
-
-def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | None,
-                 key: str | None = None) -> Measured:
-    """Decode and measure one file's bytes; touches no store (runs in worker processes).
-
-    Layers are not validated here: :func:`measure_files` validates its files' records in one
-    call, and ``ingest_files`` each chunk's sessions and segments. ``key`` is the bytes'
-    :func:`file_key` when the caller has it already.
-    """
-    key = key or file_key(data)
-    try:
-        activity = read_activity(data, name=name)
-        results = [measure_session(activity, i, athlete_id, athlete, validate=False)
-                   for i in range(len(activity.sessions))]
-    except InputFileError as exc:
-        return Measured(name, athlete_id, key, error=exc)
-    return Measured(
-        name, athlete_id, key,
-        sessions=tuple(r.row for r in results),
-        segments=_concat([r.segment_columns for r in results]),
-        records={r.row["activity_id"]: r.record_columns for r in results},
-        provenance=activity.provenance)
-
-
-def _concat(parts: list[Columns]) -> Columns:
-    """Columns of several tables of the same layout, one after another."""
-    return parts[0] if len(parts) == 1 else {
-        name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-
-
-Job = tuple[bytes, str, str, Athlete | None, str]  # (bytes, name, athlete, roster entry, key)
-
-
-def measure_files(jobs: list[Job], store_dir: Path | None = None) -> list[Measured]:
-    """Measure files; with ``store_dir``, also archive their bytes and write their records.
-
-    A measuring process runs this on a few files at a time: one GaitRecords validation for
-    all of them, then the raw bytes and the Parquet records written into the store's
-    folders, so neither travels back to the parent. Without ``store_dir`` the records stay
-    in the results.
-    """
-    measured = [measure_file(*job) for job in jobs]
-    good = [m for m in measured if m.error is None]
-    if good:
-        _GAIT_RECORDS_AS_BUILT.validate(_stacked_records([m.records for m in good]))
-    if store_dir is None:
-        return measured
-    for (data, *_), m in zip(jobs, measured, strict=True):
-        archive_raw(store_dir / "raw", data, m.key)
-    for m in good:
-        for activity_id, columns in m.records.items():
-            write_records(store_dir / "records", activity_id, columns)
-    return [replace(m, records={}) if m.error is None else m for m in measured]
-
-
-def _stacked_records(records: list[dict[str, Columns]]) -> pd.DataFrame:
-    """Activities' GaitRecords columns as one frame with an ``activity_id`` column.
-
-    The id is each activity's position in ``records`` (the per-activity checks only group
-    by it): integer codes validate in 0.55 ms a file against 0.75 ms for id strings.
-    """
-    parts = [cols for files in records for cols in files.values()]
-    ids = np.repeat(np.arange(len(parts)), [len(cols["timestamp_utc"]) for cols in parts])
-    return to_frame({"activity_id": ids, **_concat(parts)}, ["activity_id", *parts[0]])
-
-
-def _measure_chunk(args: tuple[list[Job], Path | None]) -> list[Measured]:
-    return measure_files(*args)
-
-
-def measuring_pool(workers: int) -> ProcessPoolExecutor:
-    """Processes that run :func:`measure_file`, so a batch uses every core.
-
-    Workers fork from a server process that imported Comeback once (forkserver): start-up
-    is paid once per pool, and forking never copies the caller's threads mid-lock (the
-    nightly flow runs inside Prefect's threads).
-    """
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["pipeline.ingest"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-
-
-def _tapering(n: int, first: int, last: int, divisor: int) -> list[int]:
-    """Sizes that split ``n`` items into parts of ``remaining / divisor``, clamped to [last, first].
-
-    Parts shrink towards the end, so the work left after the last part starts is small.
-    """
-    sizes: list[int] = []
-    while n > 0:
-        size = min(n, max(last, min(first, -(-n // divisor))))
-        sizes.append(size)
-        n -= size
-    return sizes
-
-
-def _parts(items: list[Any], sizes: list[int]) -> list[list[Any]]:
-    bounds = list(itertools.accumulate(sizes, initial=0))
-    return [items[lo:hi] for lo, hi in itertools.pairwise(bounds)]
-
-
-def _measure_all(jobs: list[Job], store: Store, executor: Executor | None) -> Iterable[Measured]:
-    """Measured files in job order, as they come (a few files per task on an executor).
-
-    Each task validates its files' records in one Pandera call (about 6 ms whatever the
-    size), so tasks hold up to 24 files; they taper to 6 at the end of the batch so that
-    no worker finishes long after the other.
-    """
-    if executor is None:
-        return measure_files(jobs, store.root)
-    chunks = [(part, store.root) for part in _parts(jobs, _tapering(len(jobs), 24, 6, 4))]
-    return itertools.chain.from_iterable(executor.map(_measure_chunk, chunks))
-
-
 def _stacked(good: list[Measured]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The files' sessions (with ``file_key``) and segments, each validated in one call."""
     sessions = Sessions.validate(sessions_frame([row for m in good for row in m.sessions]))
-    segments = Segments.validate(pd.DataFrame(_concat([m.segments for m in good
+    segments = Segments.validate(pd.DataFrame(concat_columns([m.segments for m in good
                                                        if m.segments is not None])))
     keys = [m.key for m in good for _ in m.sessions]
     return sessions.assign(file_key=keys), segments
@@ -316,7 +181,7 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
         # Largest files first, so no worker is left with a long file at the end.
         todo.sort(key=lambda i: -len(files[i][0]))
     jobs: list[Job] = [(*files[i], roster.get(files[i][2]), keys[i]) for i in todo]
-    results = _measure_all(jobs, store, executor)
+    results = measure_all(jobs, store.root, executor)
     # Store in chunks as results arrive, so writing overlaps the workers' measuring. A chunk
     # costs about 45 ms whatever its size (Pandera, duplicates, one transaction): chunks are
     # large, and the last is a quarter of the others, since it is written after all is measured.
@@ -414,96 +279,6 @@ def ingest_item(store: Store, item: InboxItem, roster: Mapping[str, Athlete]) ->
     return ingest_items(store, [item], roster)
 
 
-def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.DataFrame:
-    """Re-read the athletes' checkins.csv files that changed since they were last read.
-
-    A file is read again only when its bytes differ from the ones the store holds rows of;
-    its athlete then waits for a recompute. Returns the rejected rows (line, column, reason)
-    the store now holds for these athletes, whether found tonight or on an earlier night.
-    """
-    ids = sorted(set(athletes))
-    states = store.athlete_states()
-    for aid in ids:
-        path = inbox / aid / "checkins.csv"
-        if not path.exists():
-            continue
-        sha = file_key(path.read_bytes())
-        if states.get(aid, {}).get("checkins_sha256") == sha:
-            continue
-        source = f"{aid}/checkins.csv"
-        try:
-            result = read_checkins(path, aid)
-        except CheckInError as exc:
-            # The whole file is unreadable: the athlete keeps the check-ins read before, the
-            # problem is recorded like a bad row, and every other athlete goes on.
-            problem = pd.DataFrame([{"athlete_id": aid, "source": source, "line": exc.line,
-                                     "column": None, "value": None, "reason": exc.reason}])
-            store.record_checkin_problems(aid, problem, sha)
-            continue
-        problems = result.problems.assign(athlete_id=aid, source=source)
-        store.replace_checkins(aid, result.checkins, problems.astype({"value": str}), sha)
-    problems = store.table("checkin_problems", ids)
-    return problems.sort_values(["source", "line"]).reset_index(drop=True)
-
-
-def profile_fingerprint(athlete: Athlete | None, program_dir: Path | None = None) -> str:
-    """SHA-256 of what an athlete's evaluation depends on besides sessions and check-ins:
-    the roster row and, for a program of their own, the program file's bytes."""
-    parts = [repr(athlete).encode()]
-    path = program_file(athlete, program_dir) if athlete is not None else None
-    if path is not None:
-        parts.append(path.read_bytes() if path.exists() else b"(missing)")
-    return file_key(b"\0".join(parts))
-
-
-def athletes_to_recompute(store: Store, roster: Mapping[str, Athlete],
-                          program_dir: Path | None = None) -> list[str]:
-    """Athletes whose derived tables are out of date: new sessions or check-ins were written
-    since their last recompute, their roster row or program changed, or they have never
-    been evaluated. Everyone else's daily load, decisions and flags stand as they are."""
-    states = store.athlete_states()
-    due = {a for a, st in states.items() if st["stale"]}
-    due |= {a for a, athlete in roster.items()
-            if states.get(a, {}).get("profile_sha256") != profile_fingerprint(athlete, program_dir)}
-    return sorted(due)
-
-
-def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlete],
-              program_dir: Path | None = None) -> Evaluation:
-    """Recompute daily load, decisions, flags and next sessions for these athletes only.
-
-    The four tables and the athletes' up-to-date mark are written in one transaction.
-    """
-    ids = sorted(set(athletes))
-    checkins = store.table("checkins", ids)
-    sessions = apply_checkin_rpe(store.table("sessions", ids), checkins)
-    store.update_sessions(sessions, ["rpe_cr10", "rpe_source", "srpe_au"])
-    segments = store.table("segments", ids)
-    result = evaluate(sessions, segments, checkins, {a: roster[a] for a in ids if a in roster},
-                      program_dir=program_dir)
-    store.replace_derived({"daily_load": result.daily_load, "decisions": result.decisions,
-                           "flags": result.flags, "next_sessions": result.next_sessions},
-                          {a: profile_fingerprint(roster.get(a), program_dir) for a in ids})
-    return result
-
-
-@dataclass(frozen=True)
-class AthleteUpdate:
-    """What a night did after ingesting: whom it recomputed, and the rejected check-in rows."""
-
-    recomputed: tuple[str, ...]
-    checkin_problems: pd.DataFrame
-
-
-def update_athletes(store: Store, inbox: Path, roster: Mapping[str, Athlete]) -> AthleteUpdate:
-    """Read changed check-ins, then recompute exactly the athletes whose inputs changed."""
-    problems = refresh_checkins(store, inbox, roster)
-    due = athletes_to_recompute(store, roster, program_dir=inbox)
-    if due:
-        recompute(store, due, roster, program_dir=inbox)
-    return AthleteUpdate(tuple(due), problems)
-
-
 def reprocess_store(store: Store, roster: Mapping[str, Athlete], *,
                     executor: Executor | None = None, batch_size: int = 200) -> int:
     """Re-measure every stored activity from its archived bytes; returns how many files.
@@ -520,7 +295,7 @@ def reprocess_store(store: Store, roster: Mapping[str, Athlete], *,
         jobs: list[Job] = [(store.raw_path(r["file_key"]).read_bytes(), r["name"],
                             r["athlete_id"], roster.get(r["athlete_id"]), r["file_key"])
                            for r in batch]
-        measured = list(_measure_all(jobs, store, executor))
+        measured = list(measure_all(jobs, store.root, executor))
         good = [m for m in measured if m.error is None]
         sessions = segments = None
         if good:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from pipeline.athletes import Athlete
 from pipeline.errors import ProgramError
 from pipeline.session import IntervalStructure
 
-__all__ = ["Compliance", "Program", "Stage", "default_program", "load_program",
-           "stage_compliance", "tolerance_s"]
+__all__ = ["Compliance", "Program", "Stage", "default_program", "load_program", "next_run_date",
+           "program_file", "stage_compliance", "tolerance_s"]
 
 _COLUMNS = ("stage", "run_s", "walk_s", "repeats", "total_m", "total_s", "target_rpe", "label")
 
@@ -127,6 +128,15 @@ def default_program() -> Program:
     """Crowell et al. 2023 Table 1, the program used when the roster names none."""
     with resources.as_file(resources.files("pipeline") / "programs" / "crowell2023.csv") as p:
         return load_program(p)
+
+
+def program_file(athlete: Athlete, program_dir: Path | None) -> Path | None:
+    """The athlete's own program file (relative names are in ``program_dir``), or None for
+    the default program."""
+    if not athlete.program:
+        return None
+    path = Path(athlete.program)
+    return program_dir / path if not path.is_absolute() and program_dir is not None else path
 
 
 def tolerance_s(prescribed_s: float) -> float:

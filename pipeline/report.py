@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from pipeline.rules import acwr_label
+from pipeline.config import ACWR_BANDS
+from pipeline.load import acwr_label
 from pipeline.store import Store
 
 __all__ = ["ACWR_INFO_TEXT", "AthleteWeek", "iso_week", "last_full_week", "write_reports"]
@@ -85,8 +87,9 @@ def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame
     charts["load"] = _svg(fig)
 
     fig, ax = plt.subplots(figsize=(6.5, 1.8))
-    for lo_b, hi_b, colour in ((0, 0.75, "#f2f2f2"), (0.75, 1.44, "#e2efda"),
-                               (1.44, 1.80, "#fff2cc"), (1.80, 4.0, "#fce4d6")):
+    bounds = [0.0, *(b for b, _ in ACWR_BANDS), 4.0]  # the neutral bands of spec §1.6
+    for (lo_b, hi_b), colour in zip(itertools.pairwise(bounds),
+                                    ("#f2f2f2", "#e2efda", "#fff2cc", "#fce4d6"), strict=True):
         ax.axhspan(lo_b, hi_b, color=colour, lw=0)
     ax.plot(d["date"], d["ratio_uncoupled"], color="#1f4e79", marker=".", lw=1)
     peak = d["ratio_uncoupled"].max(skipna=True)

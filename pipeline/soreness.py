@@ -13,8 +13,10 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from pipeline.config import RuleConfig
 from pipeline.program import Program
-from pipeline.rules import RuleConfig, make_flag
+from pipeline.rules import make_flag
+from schemas import Decisions
 
 __all__ = ["RULES", "Answers", "SorenessOutcome", "pain_gate", "run_soreness_rules",
            "soreness_rules"]
@@ -205,9 +207,7 @@ def run_soreness_rules(athlete_id: str, session_days: list[tuple[dt.date, str | 
                      "stage_before": before, "stage_after": level,
                      "review": "; ".join(review) or None,
                      "reason": f"{words[0].upper()}{words[1:]}: {action}."})
-    decisions = pd.DataFrame(rows, columns=["athlete_id", "date", "activity_id", "verdict",
-                                            "rules", "days_off", "rest_until", "stage_before",
-                                            "stage_after", "review", "reason"])
+    decisions = pd.DataFrame(rows, columns=list(Decisions.to_schema().columns))
     return SorenessOutcome(decisions=decisions, flags=flags, level=level, rest_until=rest_until,
                            last_run=days[-1][0] if days else None, review=review_open,
                            counted=counted, last_change=last_change)

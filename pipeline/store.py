@@ -35,7 +35,17 @@ from sqlalchemy.engine import Engine
 
 from pipeline.activity import Columns, to_columns
 from pipeline.errors import StoreError
-from schemas import CheckIns, DailyLoad, Decisions, Flags, Segments, Sessions
+from schemas import (
+    CheckInProblems,
+    CheckIns,
+    DailyLoad,
+    Decisions,
+    FileLedger,
+    Flags,
+    NextSessions,
+    Segments,
+    Sessions,
+)
 
 __all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "align_with_models", "archive_raw", "file_key",
            "raw_path", "records_path",
@@ -46,31 +56,20 @@ DEFAULT_STORE = Path(".comeback")
 _meta = sa.MetaData()
 
 
-def _cols(model: Any, extra: Sequence[sa.Column] = ()) -> list[sa.Column]:
+def _cols(model: Any, primary_key: str | None = None) -> list[sa.Column]:
+    """A table's columns from its Pandera model: one per field, nullable (the model, not
+    the database, holds the rules), so a field added later is a column any store can add."""
     cols = []
     for name, col in model.to_schema().columns.items():
-        dtype = str(col.dtype)
+        dtype = str(col.dtype).lower()
         kind: Any = (sa.Float if "float" in dtype else sa.Integer if "int" in dtype
                      else sa.Boolean if "bool" in dtype else sa.Text)
-        cols.append(sa.Column(name, kind, nullable=True))
-    return cols + list(extra)
+        cols.append(sa.Column(name, kind, primary_key=name == primary_key,
+                              nullable=name != primary_key))
+    return cols
 
 
-FILES = sa.Table(
-    "files", _meta,
-    sa.Column("file_key", sa.Text, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("athlete_id", sa.Text),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text),
-    sa.Column("error_kind", sa.Text),
-    sa.Column("sha256", sa.Text),
-    sa.Column("format", sa.Text),
-    sa.Column("n_sessions", sa.Integer),
-    sa.Column("truncated", sa.Boolean),
-    sa.Column("warnings", sa.Text),
-    sa.Column("first_seen", sa.Text),
-)
+FILES = sa.Table("files", _meta, *_cols(FileLedger, primary_key="file_key"))
 _SESSIONS_BY_START = sa.Index("ix_sessions_athlete_start", "athlete_id", "start_utc")
 _SESSIONS_BY_ID = sa.Index("ix_sessions_activity", "activity_id")
 SESSIONS = sa.Table("sessions", _meta, *_cols(Sessions), sa.Column("file_key", sa.Text),
@@ -83,14 +82,8 @@ DAILY = sa.Table("daily_load", _meta, *_cols(DailyLoad), sa.Index("ix_daily_athl
 DECISIONS = sa.Table("decisions", _meta, *_cols(Decisions),
                      sa.Index("ix_decisions_athlete", "athlete_id"))
 FLAGS = sa.Table("flags", _meta, *_cols(Flags), sa.Index("ix_flags_athlete", "athlete_id"))
-NEXT = sa.Table("next_sessions", _meta, *[sa.Column(c, sa.Text if c in (
-    "athlete_id", "status", "date", "prescription", "why") else sa.Float) for c in (
-    "athlete_id", "status", "date", "stage", "prescription", "run_s", "walk_s", "repeats",
-    "total_m", "target_rpe", "why")])
-CHECKIN_PROBLEMS = sa.Table("checkin_problems", _meta, sa.Column("athlete_id", sa.Text),
-                            sa.Column("source", sa.Text), sa.Column("line", sa.Integer),
-                            sa.Column("column", sa.Text), sa.Column("value", sa.Text),
-                            sa.Column("reason", sa.Text))
+NEXT = sa.Table("next_sessions", _meta, *_cols(NextSessions))
+CHECKIN_PROBLEMS = sa.Table("checkin_problems", _meta, *_cols(CheckInProblems))
 # Per athlete: fingerprints of the inputs the derived tables were computed from, and whether
 # rows written since (sessions, check-ins) still wait for a recompute. The nightly run
 # recomputes only athletes that are stale or whose inputs changed.
@@ -115,8 +108,10 @@ TABLES: dict[str, sa.Table] = {
     "checkin_problems": CHECKIN_PROBLEMS, "athlete_state": ATHLETE_STATE,
     "inbox_files": INBOX_FILES,
 }
-_MODELS: dict[str, Any] = {"sessions": Sessions, "segments": Segments, "checkins": CheckIns,
-                           "daily_load": DailyLoad, "decisions": Decisions, "flags": Flags}
+_MODELS: dict[str, Any] = {
+    "files": FileLedger, "sessions": Sessions, "segments": Segments, "checkins": CheckIns,
+    "daily_load": DailyLoad, "decisions": Decisions, "flags": Flags,
+    "next_sessions": NextSessions, "checkin_problems": CheckInProblems}
 _TIMESTAMP_COLUMNS = {"start_utc"}
 _DATE_COLUMNS = {"local_date", "date", "rest_until"}
 
@@ -625,12 +620,10 @@ class Store:
                 frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
             elif col in _DATE_COLUMNS:
                 frame[col] = pd.to_datetime(frame[col], format="ISO8601")
-        if name == "checkins":
-            frame["swelling"] = frame["swelling"].astype("boolean")
         model = _MODELS.get(name)
         if model is not None:
             for col, spec in model.to_schema().columns.items():
-                if "bool" in str(spec.dtype) and col in frame and name != "checkins":
-                    frame[col] = frame[col].astype(bool)
+                if "bool" in str(spec.dtype).lower() and col in frame:  # SQL gives 0/1/None
+                    frame[col] = frame[col].astype("boolean" if spec.nullable else bool)
             frame = model.validate(frame)
         return frame

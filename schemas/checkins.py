@@ -34,3 +34,17 @@ class CheckIns(pa.DataFrameModel):
     class Config:
         coerce = True
         unique = ("athlete_id", "date")
+
+
+class CheckInProblems(pa.DataFrameModel):
+    """A check-in value (or a whole file) that was refused: where, what, and why."""
+
+    athlete_id: Series[str]
+    source: Series[str]
+    line: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+    column: Series[str] = pa.Field(nullable=True)
+    value: Series[str] = pa.Field(nullable=True)
+    reason: Series[str]
+
+    class Config:
+        coerce = True

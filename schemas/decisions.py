@@ -26,3 +26,25 @@ class Decisions(pa.DataFrameModel):
 
     class Config:
         coerce = True
+
+
+NEXT_STATUSES = ("ready", "review", "undecided")
+
+
+class NextSessions(pa.DataFrameModel):
+    """The next prescribed session per athlete, and why (one row per athlete)."""
+
+    athlete_id: Series[str] = pa.Field(unique=True)
+    status: Series[str] = pa.Field(isin=list(NEXT_STATUSES))
+    date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    stage: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+    prescription: Series[str] = pa.Field(nullable=True)
+    run_s: Series[float] = pa.Field(ge=0, nullable=True)
+    walk_s: Series[float] = pa.Field(ge=0, nullable=True)
+    repeats: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+    total_m: Series[float] = pa.Field(ge=0, nullable=True)
+    target_rpe: Series[float] = pa.Field(ge=0, le=10, nullable=True)
+    why: Series[str]
+
+    class Config:
+        coerce = True

@@ -73,7 +73,8 @@ def sample_store(tmp_path_factory):
     """A store built once from data/sample/inbox (ingest + check-ins + evaluation)."""
     from pipeline.athletes import read_roster
     from pipeline.inbox import iter_exports
-    from pipeline.ingest import ingest_item, recompute, refresh_checkins
+    from pipeline.ingest import ingest_item
+    from pipeline.recompute import recompute, refresh_checkins
     from pipeline.store import Store
 
     inbox = SAMPLE / "inbox"

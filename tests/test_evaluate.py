@@ -3,8 +3,11 @@ check-ins as the store holds them, decisions, flags and next sessions out."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
+from pipeline.athletes import Athlete
 from pipeline.evaluate import evaluate
 from tests.squad import ATHLETE, CLEAN, STAGE1, checkins, measured
 
@@ -28,3 +31,17 @@ def test_a_pre_session_answer_belongs_to_the_session_before_it_only():
     assert d.loc["04-01", "rest_until"] == pd.Timestamp("2026-04-03")
     assert (d.loc["04-03", "verdict"], d.loc["04-03", "rules"]) == ("STAY", "M")
     assert d.loc["04-03", "days_off"] == 0
+
+
+def test_athlete_without_program_start_cannot_be_decided():
+    roster = {"zoe": Athlete("zoe", "Zoe", "UTC")}
+    empty = pd.DataFrame(columns=["activity_id", "athlete_id", "sport", "start_utc", "local_date",
+                                  "distance_m", "run_distance_m", "run_s", "load_run_min",
+                                  "load_duration_min", "load_distance_km", "srpe_au",
+                                  "trimp_banister", "duplicate_of", "rpe_cr10"])
+    result = evaluate(empty, pd.DataFrame(columns=["activity_id"]), pd.DataFrame(), roster,
+                      today=dt.date(2026, 3, 1))
+    row = result.decisions.iloc[0]
+    assert row["verdict"] == "UNDECIDED"
+    assert row["reason"] == "Cannot decide because the roster gives no program start for this athlete."
+    assert result.next_sessions.iloc[0]["status"] == "undecided"

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.load import compute_acwr
-from pipeline.rules import (
+from pipeline.load import (
     acwr_label,
+    compute_acwr,
     daily_load,
-    progression_flags,
     spike_table,
     weekly_progression,
 )
+from pipeline.rules import progression_flags
 
 LOADS = [20, 0, 20, 0, 20, 0, 0, 22, 0, 22, 0, 24, 0, 0, 24, 0, 26, 0, 26, 0, 0, 28, 0, 28,
          0, 30, 0, 0, 30, 0, 45, 40, 0, 60, 0]

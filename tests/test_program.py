@@ -1,16 +1,10 @@
-"""Programs as data, check-in validation, and explicit "cannot decide" states."""
+"""Programs as data: stage tables, their sources, errors that name the line, compliance."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pandas as pd
 import pytest
 
-from pipeline.athletes import Athlete
-from pipeline.checkins import read_checkins
 from pipeline.errors import ProgramError
-from pipeline.evaluate import evaluate
 from pipeline.program import default_program, load_program, stage_compliance, tolerance_s
 from pipeline.session import interval_structure
 from tests.synthetic import trace
@@ -50,33 +44,3 @@ def test_custom_time_based_program(tmp_path):
 
 def test_tolerance_is_max_15s_or_20_percent():
     assert tolerance_s(60) == 15 and tolerance_s(300) == 60
-
-
-def test_bad_checkin_rows_are_reported_and_good_rows_kept(tmp_path):
-    path = tmp_path / "checkins.csv"
-    path.write_text("athlete_id,date,warmup,during,next_day,pain_during,rpe,note\n"
-                    "ana,2026-02-02,none,none,none,1,3,fine\n"
-                    "ana,2026-02-04,sore,none,none,1,3,\n"
-                    "ana,02/06/2026,none,none,none,1,3,\n"
-                    "ana,2026-02-09,none,,MUSCULAR,12,3,\n"
-                    "ana,2026-02-11,,,,,,\n")
-    result = read_checkins(path, "ana")
-    assert list(result.checkins["date"].dt.day) == [2, 11]
-    kept = result.checkins.iloc[1]
-    assert pd.isna(kept["warmup"]) and pd.isna(kept["next_day"])  # missing stays missing
-    probs = {(p["line"], p["column"]) for p in result.problems.to_dict("records")}
-    assert probs == {(3, "warmup"), (4, "date"), (5, "pain_during")}
-
-
-def test_athlete_without_program_start_cannot_be_decided():
-    roster = {"zoe": Athlete("zoe", "Zoe", "UTC")}
-    empty = pd.DataFrame(columns=["activity_id", "athlete_id", "sport", "start_utc", "local_date",
-                                  "distance_m", "run_distance_m", "run_s", "load_run_min",
-                                  "load_duration_min", "load_distance_km", "srpe_au",
-                                  "trimp_banister", "duplicate_of", "rpe_cr10"])
-    result = evaluate(empty, pd.DataFrame(columns=["activity_id"]), pd.DataFrame(), roster,
-                      today=dt.date(2026, 3, 1))
-    row = result.decisions.iloc[0]
-    assert row["verdict"] == "UNDECIDED"
-    assert row["reason"] == "Cannot decide because the roster gives no program start for this athlete."
-    assert result.next_sessions.iloc[0]["status"] == "undecided"

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.athletes import read_roster
-from pipeline.ingest import recompute, refresh_checkins
+from pipeline.recompute import recompute, refresh_checkins
 from pipeline.report import write_reports
 from pipeline.store import Store
-from tests.helpers import small_inbox
-from tests.test_store import _ingest_all
+from tests.helpers import ingest_all, small_inbox
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -26,7 +25,7 @@ def evil_report(tmp_path_factory) -> Path:
     inbox = small_inbox(tmp, n=4, checkins=checkins,
                         extra={f"{EVIL.replace('/', '_')}.fit": b"not a fit file"})
     store = Store(tmp / "store")
-    _ingest_all(store, inbox)
+    ingest_all(store, inbox)
     roster = read_roster(inbox / "athletes.csv")
     refresh_checkins(store, inbox, roster)
     recompute(store, roster, roster)

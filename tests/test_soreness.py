@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from pipeline.config import RuleConfig
 from pipeline.program import default_program
-from pipeline.rules import RuleConfig
 from pipeline.soreness import Answers, pain_gate, run_soreness_rules, soreness_rules
 
 N, R, P = "none", "resolved", "persisted"

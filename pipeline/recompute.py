@@ -1,0 +1,113 @@
+"""The per-athlete recompute: after ingest, re-read changed check-ins and re-evaluate exactly
+the athletes whose inputs changed (sessions, check-ins, roster row or program file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.athletes import Athlete
+from pipeline.checkins import read_checkins
+from pipeline.errors import CheckInError
+from pipeline.evaluate import Evaluation, evaluate
+from pipeline.program import program_file
+from pipeline.session import apply_checkin_rpe
+from pipeline.store import Store, file_key
+from schemas import CheckInProblems
+
+__all__ = ["AthleteUpdate", "athletes_to_recompute", "profile_fingerprint", "recompute",
+           "refresh_checkins", "update_athletes"]
+
+
+def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.DataFrame:
+    """Re-read the athletes' checkins.csv files that changed since they were last read.
+
+    A file is read again only when its bytes differ from the ones the store holds rows of;
+    its athlete then waits for a recompute. Returns the rejected rows (line, column, reason)
+    the store now holds for these athletes, whether found tonight or on an earlier night.
+    """
+    ids = sorted(set(athletes))
+    states = store.athlete_states()
+    for aid in ids:
+        path = inbox / aid / "checkins.csv"
+        if not path.exists():
+            continue
+        sha = file_key(path.read_bytes())
+        if states.get(aid, {}).get("checkins_sha256") == sha:
+            continue
+        source = f"{aid}/checkins.csv"
+        try:
+            result = read_checkins(path, aid)
+        except CheckInError as exc:
+            # The whole file is unreadable: the athlete keeps the check-ins read before, the
+            # problem is recorded like a bad row, and every other athlete goes on.
+            problem = pd.DataFrame([{"athlete_id": aid, "source": source, "line": exc.line,
+                                     "column": None, "value": None, "reason": exc.reason}])
+            store.record_checkin_problems(aid, CheckInProblems.validate(problem), sha)
+            continue
+        problems = result.problems.assign(athlete_id=aid, source=source)
+        store.replace_checkins(aid, result.checkins,
+                               CheckInProblems.validate(problems.astype({"value": str})), sha)
+    problems = store.table("checkin_problems", ids)
+    return problems.sort_values(["source", "line"]).reset_index(drop=True)
+
+
+def profile_fingerprint(athlete: Athlete | None, program_dir: Path | None = None) -> str:
+    """SHA-256 of what an athlete's evaluation depends on besides sessions and check-ins:
+    the roster row and, for a program of their own, the program file's bytes."""
+    parts = [repr(athlete).encode()]
+    path = program_file(athlete, program_dir) if athlete is not None else None
+    if path is not None:
+        parts.append(path.read_bytes() if path.exists() else b"(missing)")
+    return file_key(b"\0".join(parts))
+
+
+def athletes_to_recompute(store: Store, roster: Mapping[str, Athlete],
+                          program_dir: Path | None = None) -> list[str]:
+    """Athletes whose derived tables are out of date: new sessions or check-ins were written
+    since their last recompute, their roster row or program changed, or they have never
+    been evaluated. Everyone else's daily load, decisions and flags stand as they are."""
+    states = store.athlete_states()
+    due = {a for a, st in states.items() if st["stale"]}
+    due |= {a for a, athlete in roster.items()
+            if states.get(a, {}).get("profile_sha256") != profile_fingerprint(athlete, program_dir)}
+    return sorted(due)
+
+
+def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlete],
+              program_dir: Path | None = None) -> Evaluation:
+    """Recompute daily load, decisions, flags and next sessions for these athletes only.
+
+    The four tables and the athletes' up-to-date mark are written in one transaction.
+    """
+    ids = sorted(set(athletes))
+    checkins = store.table("checkins", ids)
+    sessions = apply_checkin_rpe(store.table("sessions", ids), checkins)
+    store.update_sessions(sessions, ["rpe_cr10", "rpe_source", "srpe_au"])
+    segments = store.table("segments", ids)
+    result = evaluate(sessions, segments, checkins, {a: roster[a] for a in ids if a in roster},
+                      program_dir=program_dir)
+    store.replace_derived({"daily_load": result.daily_load, "decisions": result.decisions,
+                           "flags": result.flags, "next_sessions": result.next_sessions},
+                          {a: profile_fingerprint(roster.get(a), program_dir) for a in ids})
+    return result
+
+
+@dataclass(frozen=True)
+class AthleteUpdate:
+    """What a night did after ingesting: whom it recomputed, and the rejected check-in rows."""
+
+    recomputed: tuple[str, ...]
+    checkin_problems: pd.DataFrame
+
+
+def update_athletes(store: Store, inbox: Path, roster: Mapping[str, Athlete]) -> AthleteUpdate:
+    """Read changed check-ins, then recompute exactly the athletes whose inputs changed."""
+    problems = refresh_checkins(store, inbox, roster)
+    due = athletes_to_recompute(store, roster, program_dir=inbox)
+    if due:
+        recompute(store, due, roster, program_dir=inbox)
+    return AthleteUpdate(tuple(due), problems)
