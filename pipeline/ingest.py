@@ -29,7 +29,7 @@ from pipeline.session import sessions_frame
 from pipeline.store import ActivityWrite, Store, file_key
 from schemas import Segments, Sessions
 
-__all__ = ["FileOutcome", "ingest_bytes", "ingest_files", "ingest_item", "ingest_items",
+__all__ = ["FileOutcome", "ingest_files", "ingest_item", "ingest_items",
            "reprocess_store", "unseen_items"]
 
 
@@ -196,12 +196,6 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
             copies.update(outranked)
             chunk = []
     return [_restate(outcomes[i], copies) for i in range(len(files))]
-
-
-def ingest_bytes(store: Store, data: bytes, name: str, athlete_id: str,
-                 roster: Mapping[str, Athlete]) -> FileOutcome:
-    """Ingest one file's bytes (a batch of one)."""
-    return ingest_files(store, [(data, name, athlete_id)], roster)[0]
 
 
 def _inbox_stat(item: InboxItem) -> tuple[str, int, int]:

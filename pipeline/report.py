@@ -165,6 +165,39 @@ def _env() -> Environment:
     return env
 
 
+def _session_rows(week_sessions: pd.DataFrame, checkins: pd.DataFrame,
+                  decisions: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per session of the week with that day's check-in and decision."""
+    by_day = checkins.set_index("date")
+    dec_by_date = decisions.set_index("date")
+    rows: list[dict[str, Any]] = []
+    for s in week_sessions.to_dict("records"):
+        c = by_day.loc[s["local_date"]] if s["local_date"] in by_day.index else None
+        dcs = dec_by_date.loc[s["local_date"]] if s["local_date"] in dec_by_date.index else None
+        rows.append({"s": _plain(s), "checkin": _plain(c.to_dict()) if c is not None else None,
+                     "decision": _plain(dcs.to_dict()) if dcs is not None else None})
+    return rows
+
+
+def _quality_notes(rows: list[dict[str, Any]], quarantined: pd.DataFrame) -> list[str]:
+    """What the coach should know about the data behind the week's figures."""
+    quality = []
+    no_checkin = [r["s"]["local_date"] for r in rows if r["checkin"] is None]
+    if no_checkin:
+        quality.append("No check-in for " + ", ".join(pd.Timestamp(d).strftime("%a %d %b")
+                                                      for d in no_checkin) + ".")
+    no_cad = [r for r in rows if r["s"]["cadence_spm_median"] is None]
+    if no_cad:
+        quality.append(f"No cadence recorded in {len(no_cad)} session(s) this week.")
+    for r in rows:
+        if r["s"].get("truncated"):
+            quality.append(f"The recording of {pd.Timestamp(r['s']['local_date']):%a %d %b} "
+                           "ended early (watch battery?); its figures cover what was saved.")
+    for f in quarantined.to_dict("records"):
+        quality.append(f"Quarantined file {f['name']}: {f['reason']}.")
+    return quality
+
+
 def write_reports(store: Store, week: str, out_dir: str | Path,
                   names: dict[str, str] | None = None) -> Path:
     """Write ``out_dir/<week>/index.html`` and one page per athlete; returns the index path.
@@ -199,33 +232,14 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
         week_flags = in_week(flags).assign(rank=lambda f: f["severity"].map(_SEVERITY_RANK)) \
             .sort_values(["rank", "date"])
         week_sessions = in_week(sessions, "local_date")
-        checkins = checkins_all[checkins_all["athlete_id"] == aid].set_index("date")
-        dec_by_date = decisions.set_index("date")
-        rows: list[dict[str, Any]] = []
-        for s in week_sessions.to_dict("records"):
-            c = checkins.loc[s["local_date"]] if s["local_date"] in checkins.index else None
-            dcs = dec_by_date.loc[s["local_date"]] if s["local_date"] in dec_by_date.index else None
-            rows.append({"s": _plain(s), "checkin": _plain(c.to_dict()) if c is not None else None,
-                         "decision": _plain(dcs.to_dict()) if dcs is not None else None})
+        rows = _session_rows(week_sessions,
+                             checkins_all[checkins_all["athlete_id"] == aid], decisions)
         last = decisions[decisions["date"] <= pd.Timestamp(end)].tail(1)
         latest = _plain(last.iloc[0].to_dict()) if len(last) else None
         day_rows = daily[daily["date"] <= pd.Timestamp(end)].tail(1)
         today = _plain(day_rows.iloc[0].to_dict()) if len(day_rows) else None
-        mine_files = files[(files["athlete_id"] == aid) & (files["status"] == "quarantined")]
-        quality = []
-        no_checkin = [r["s"]["local_date"] for r in rows if r["checkin"] is None]
-        if no_checkin:
-            quality.append("No check-in for " + ", ".join(pd.Timestamp(d).strftime("%a %d %b")
-                                                          for d in no_checkin) + ".")
-        no_cad = [r for r in rows if r["s"]["cadence_spm_median"] is None]
-        if no_cad:
-            quality.append(f"No cadence recorded in {len(no_cad)} session(s) this week.")
-        for r in rows:
-            if r["s"].get("truncated"):
-                quality.append(f"The recording of {pd.Timestamp(r['s']['local_date']):%a %d %b} "
-                               "ended early (watch battery?); its figures cover what was saved.")
-        for f in mine_files.to_dict("records"):
-            quality.append(f"Quarantined file {f['name']}: {f['reason']}.")
+        quality = _quality_notes(
+            rows, files[(files["athlete_id"] == aid) & (files["status"] == "quarantined")])
         nxt = _plain(nexts.loc[aid].to_dict()) if aid in nexts.index else None
         page = f"{aid}.html"
         html = env.get_template("athlete.html.j2").render(

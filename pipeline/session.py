@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Activity, Columns, to_frame
+from pipeline.activity import Activity, Columns, MessageTable, SessionSummary, to_frame
 from pipeline.athletes import Athlete
 from pipeline.clean import CleanConfig, clean_columns, timer_pauses
 from pipeline.gait import GaitConfig, gait_labels, segments_of, watch_labels
@@ -223,23 +223,51 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
     clean, order = clean_columns(s.record_columns, pauses, clean_config)
     if validate:
         CleanRecords.validate(to_frame(clean, order))
+    labels, agreement = _gait(clean, splits, gait_config)
+    clean["gait"] = labels
+    gait = {name: clean[name] for name in [*order, "gait"]}
+    segments = segments_of(gait, aid)
+    st = interval_structure(segments)
+    rpe, rpe_source = (checkin_rpe, "checkin") if checkin_rpe is not None else (
+        (s.workout_rpe, "watch") if s.workout_rpe is not None else (None, None))
+    row = _session_row(activity, s, aid, athlete_id, athlete, clean, segments, st)
+    row.update({"rpe_cr10": rpe, "rpe_source": rpe_source,
+                "srpe_au": session_rpe(rpe, row["timer_s"] / 60.0),
+                "watch_split_agreement": agreement})
+    result = SessionResult(row=row, record_columns=gait, segment_columns=segments, structure=st,
+                           validated=validate)
+    if validate:  # raise here, not at first use, when a layer breaks its model
+        _ = result.session, result.records, result.segments
+    return result
+
+
+def _gait(clean: Columns, splits: MessageTable,
+          gait_config: GaitConfig | None) -> tuple[np.ndarray, float | None]:
+    """Gait label per record, and how far the data's labels agree with the watch's splits.
+
+    Where the watch recorded run/walk splits they decide the label inside their span; the
+    agreement is the share of covered, unpaused time the data alone labels the same way.
+    """
     paused, duration = clean["paused"], clean["duration_s"]
     data_labels = gait_labels(clean["speed_mps"], clean["cadence_spm"], paused, duration,
                               gait_config)
     watch = watch_labels(clean["timestamp_utc"], splits.column("split_type"),
                          splits.column("start_utc"), splits.column("end_utc"))
     covered = pd.notna(watch)
-    labels, agreement = data_labels, None
-    if covered.any():
-        labels = gait_labels(clean["speed_mps"], clean["cadence_spm"], paused, duration,
-                             gait_config, watch=watch)
-        cover = covered & ~paused
-        agreement = float(duration[cover][data_labels[cover] == watch[cover]].sum()
-                          / duration[cover].sum())
-    clean["gait"] = labels
-    gait = {name: clean[name] for name in [*order, "gait"]}
-    segments = segments_of(gait, aid)
-    st = interval_structure(segments)
+    if not covered.any():
+        return data_labels, None
+    labels = gait_labels(clean["speed_mps"], clean["cadence_spm"], paused, duration,
+                         gait_config, watch=watch)
+    cover = covered & ~paused
+    agreement = float(duration[cover][data_labels[cover] == watch[cover]].sum()
+                      / duration[cover].sum())
+    return labels, agreement
+
+
+def _session_row(activity: Activity, s: SessionSummary, aid: str, athlete_id: str, athlete: Athlete | None,
+                 clean: Columns, segments: Columns, st: IntervalStructure) -> dict[str, Any]:
+    """The session's summary row from its cleaned, labelled columns (missing values skipped)."""
+    paused, duration, labels = clean["paused"], clean["duration_s"], clean["gait"]
     # Summary statistics on the arrays; missing values are skipped as pandas would.
     moving = ~paused
     cadence = clean["cadence_spm"][labels == "run"]
@@ -251,11 +279,9 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
     run_distance = float(np.nansum(seg_dist)) if has_distance else None
     elapsed = float(duration.sum())
     timer = elapsed - st.pause_s
-    rpe, rpe_source = (checkin_rpe, "checkin") if checkin_rpe is not None else (
-        (s.workout_rpe, "watch") if s.workout_rpe is not None else (None, None))
     hr = clean["heart_rate_bpm"]
     banister, edwards, trimp_reason = _trimp(hr[moving], duration[moving], athlete)
-    row: dict[str, Any] = {
+    return {
         "activity_id": aid, "athlete_id": athlete_id, "sport": s.sport,
         "start_utc": s.start_utc,
         "local_date": pd.Timestamp(local_date(s.start_utc, activity.local_offset_s,
@@ -279,18 +305,10 @@ def measure_session(activity: Activity, index: int, athlete_id: str,
         "load_distance_km": distance / 1000.0 if distance is not None else None,
         "trimp_banister": banister, "trimp_edwards": edwards,
         "trimp_missing_reason": trimp_reason,
-        "rpe_cr10": rpe, "rpe_source": rpe_source,
-        "srpe_au": session_rpe(rpe, timer / 60.0),
-        "watch_split_agreement": agreement,
         "source_format": activity.provenance.format, "device": activity.device.label(),
         "sha256": activity.provenance.sha256, "truncated": activity.provenance.truncated,
         "duplicate_of": None,
     }
-    result = SessionResult(row=row, record_columns=gait, segment_columns=segments, structure=st,
-                           validated=validate)
-    if validate:  # raise here, not at first use, when a layer breaks its model
-        _ = result.session, result.records, result.segments
-    return result
 
 
 def apply_checkin_rpe(sessions: pd.DataFrame, checkins: pd.DataFrame) -> pd.DataFrame:

@@ -153,10 +153,9 @@ def _floats(messages: list[dict[str, Any]], field: str) -> np.ndarray:
     return np.array([_float(m.get(field)) for m in messages], dtype="float64")  # None → NaN
 
 
-def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
-                  decoder: str) -> Activity:
-    content = _fit.decode_fit(data, path, decoder)
-    notes = list(content.warnings)
+def _fit_records(content: _fit.FitContent, path: str,
+                 notes: list[str]) -> tuple[Columns, pd.Timestamp | None]:
+    """Record columns with absolute timestamps, and the power-on anchor if one was needed."""
     anchor = _fit.power_on_anchor(content)
     cols = _fit.record_columns(content, anchor)
     if anchor is not None:
@@ -169,17 +168,24 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
     if not known.all():
         notes.append(f"{int((~known).sum())} records without a usable timestamp dropped")
         cols = {name: values[known] for name, values in cols.items()}
+    return cols, anchor
 
-    local_offset: float | None = None
-    a_ts, a_local = content.activity.get("timestamp"), content.activity.get("local_timestamp")
+
+def _fit_local_offset(content: _fit.FitContent, anchor: pd.Timestamp | None) -> float | None:
+    """UTC offset from the activity message's local timestamp, to the nearest 15 minutes."""
     if anchor is not None:
-        local_offset = 0.0
-    elif (utc := _fit.utc_timestamp(a_ts)) is not None and (
+        return 0.0
+    a_ts, a_local = content.activity.get("timestamp"), content.activity.get("local_timestamp")
+    if (utc := _fit.utc_timestamp(a_ts)) is not None and (
             local := _fit.utc_timestamp(a_local)) is not None:
         offset = (local - utc).total_seconds()
         if abs(offset) <= 14 * 3600:
-            local_offset = float(round(offset / 900.0) * 900.0)
+            return float(round(offset / 900.0) * 900.0)
+    return None
 
+
+def _fit_tables(content: _fit.FitContent, anchor: pd.Timestamp | None) -> tuple[MessageTable, MessageTable, MessageTable]:
+    """Timer events, laps and splits as message tables (timer events, laps, splits)."""
     def times(messages: list[dict[str, Any]], field: str) -> np.ndarray:
         return _fit.to_timestamps([m.get(field) for m in messages], anchor)
 
@@ -200,8 +206,34 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
         "distance_m": _floats(content.splits, "total_distance")},
         {"start_utc": times(content.splits, "start_time"),
          "end_utc": times(content.splits, "end_time")})
+    return events, laps, splits
 
-    session_start = times(content.sessions, "start_time")
+
+def _fit_session_cadence(msg: dict[str, Any], sport: str, factor: float) -> float | None:
+    """The session message's average cadence in steps per minute (foot sports only)."""
+    cad = msg.get("avg_running_cadence", msg.get("avg_cadence"))
+    if not isinstance(cad, int | float) or not _fit.is_foot_sport(sport) or factor != factor:
+        return None
+    return float(fit_cadence_to_spm(cad, _float(msg.get("avg_fractional_cadence")) or 0.0)) * factor
+
+
+def _fit_device(fid: dict[str, Any]) -> Device:
+    product = fid.get("garmin_product") or fid.get("product")
+    return Device(
+        manufacturer=str(fid["manufacturer"]) if fid.get("manufacturer") is not None else None,
+        product=str(product) if product is not None else None,
+        serial=str(fid["serial_number"]) if fid.get("serial_number") is not None else None,
+    )
+
+
+def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
+                  decoder: str) -> Activity:
+    content = _fit.decode_fit(data, path, decoder)
+    notes = list(content.warnings)
+    cols, anchor = _fit_records(content, path, notes)
+    events, laps, splits = _fit_tables(content, anchor)
+
+    session_start = _fit.to_timestamps([m.get("start_time") for m in content.sessions], anchor)
     order = [i for i in np.argsort(session_start, kind="stable") if session_start[i] != NAT]
     session_msgs = [content.sessions[i] for i in order]
     start_ns = session_start[order]
@@ -231,22 +263,17 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
         # One session holding every record is the whole activity: finalise once.
         recs = records if part.all() else _finalise({k: v[part] for k, v in cols.items()})
         elapsed = _float(msg.get("total_elapsed_time")) or float(recs["elapsed_s"][-1])
-        timer = _float(msg.get("total_timer_time")) or elapsed
-        cad = msg.get("avg_running_cadence", msg.get("avg_cadence"))
-        avg_cad = None
-        if isinstance(cad, int | float) and _fit.is_foot_sport(sports[i]) and factor == factor:
-            avg_cad = float(fit_cadence_to_spm(
-                cad, _float(msg.get("avg_fractional_cadence")) or 0.0)) * factor
         rpe = _float(msg.get("workout_rpe"))
         end_ns = int(start_ns[i + 1]) if i + 1 < len(starts) else None
         sessions.append(SessionSummary(
             index=len(sessions), sport=sports[i],
             sub_sport=str(msg["sub_sport"]) if msg.get("sub_sport") is not None else None,
-            start_utc=start, elapsed_s=elapsed, timer_s=timer,
+            start_utc=start, elapsed_s=elapsed,
+            timer_s=_float(msg.get("total_timer_time")) or elapsed,
             distance_m=_float(msg.get("total_distance")) or (
                 float(np.nanmax(recs["distance_m"])) if not np.isnan(recs["distance_m"]).all()
                 else None),
-            avg_cadence_spm=avg_cad,
+            avg_cadence_spm=_fit_session_cadence(msg, sports[i], factor),
             workout_rpe=rpe / 10.0 if rpe is not None else None,  # FIT stores CR-10 × 10
             workout_feel=_float(msg.get("workout_feel")),
             record_columns=recs,
@@ -254,19 +281,12 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
             split_table=splits.between(start.value, end_ns),
             lap_table=laps.between(start.value, end_ns),
         ))
-    fid = content.file_id
-    device = Device(
-        manufacturer=str(fid["manufacturer"]) if fid.get("manufacturer") is not None else None,
-        product=str(fid.get("garmin_product") or fid.get("product"))
-        if (fid.get("garmin_product") or fid.get("product")) is not None else None,
-        serial=str(fid["serial_number"]) if fid.get("serial_number") is not None else None,
-    )
     provenance = Provenance(format="fit", sha256=sha, decoder=content.decoder, crc_ok=content.crc_ok,
                             truncated=content.truncated, compression=compression,
                             cadence_scale=scale, warnings=tuple(notes))
     return Activity(record_columns=records, sessions=tuple(sessions), lap_table=laps,
-                    timer_event_table=events, split_table=splits, device=device,
-                    local_offset_s=local_offset,
+                    timer_event_table=events, split_table=splits,
+                    device=_fit_device(content.file_id), local_offset_s=_fit_local_offset(content, anchor),
                     provenance=provenance)
 
 
