@@ -16,6 +16,7 @@ __all__ = ["CHECKIN_COLUMNS", "CheckInResult", "parse_checkins", "read_checkins"
 
 CHECKIN_COLUMNS = tuple(CheckIns.to_schema().columns)
 _PROBLEM_COLUMNS = [c for c in CheckInProblems.to_schema().columns if c != "athlete_id"]
+_YES_NO = ("swelling", "stiffness")
 _BOOL = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False,
          "false": False, "0": False}
 
@@ -51,11 +52,13 @@ def parse_checkins(raw: pd.DataFrame, source: str = "checkins.csv",
     for i in text.index[dates.isna()]:
         problems.append({"source": source, "line": int(lines[i]), "column": "date",
                          "value": text.at[i, "date"], "reason": "not a date (YYYY-MM-DD)"})
-    swelling = text["swelling"].map(lambda v: _BOOL.get(str(v).lower(), "bad") if v is not None else None)
-    for i in text.index[swelling == "bad"]:
-        problems.append({"source": source, "line": int(lines[i]), "column": "swelling",
-                         "value": text.at[i, "swelling"], "reason": "answer yes or no"})
-    frame = text.assign(date=dates, swelling=swelling.where(swelling != "bad", None))
+    frame = text.assign(date=dates)
+    for col in _YES_NO:
+        answer = text[col].map(lambda v: _BOOL.get(str(v).lower(), "bad") if v is not None else None)
+        for i in text.index[answer == "bad"]:
+            problems.append({"source": source, "line": int(lines[i]), "column": col,
+                             "value": text.at[i, col], "reason": "answer yes or no"})
+        frame[col] = answer.where(answer != "bad", None)
     for col in ("pain_during", "pain_after", "pain_next_morning", "rpe"):
         num = pd.to_numeric(frame[col], errors="coerce")
         for i in frame.index[num.isna() & frame[col].notna()]:
@@ -64,7 +67,7 @@ def parse_checkins(raw: pd.DataFrame, source: str = "checkins.csv",
         frame[col] = num
     bad = {p["line"] for p in problems}
     keep = frame[~lines.isin(bad)]
-    keep = keep.assign(swelling=keep["swelling"].astype("boolean"))
+    keep = keep.astype({col: "boolean" for col in _YES_NO})
     try:
         valid = CheckIns.validate(keep, lazy=True)
     except SchemaErrors as exc:

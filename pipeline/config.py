@@ -40,6 +40,13 @@ class RuleConfig:
         min_days_between_advances: S4, one stage advance per 7 days (UD soreness rules).
         pain_green_max / pain_amber_max: S8 pain gate (UW Health ≤ 3/10; 4–5 repeat; > 5 stop).
         rpe_tolerance: S7, session RPE ≤ stage target + 1.
+        frequency_goal: S5, run days a week the post-programme phase grows toward (3 → 5;
+            OhioHealth "4–5 per week", the athlete's goal up to 6).
+        post_days_in_row / post_guard_weeks: S5, no more than 2 run days in a row for the
+            first 6 weeks after the programme (OhioHealth).
+        volume_step: S6, once the frequency goal is reached the session distance grows by
+            this share a week, one variable at a time [PRODUCT; 10 % keeps clear of the
+            Nielsen 30 % weekly threshold].
         low_chronic_fraction: chronic below this share of phase-1 weekly load → low confidence.
     """
 
@@ -57,4 +64,8 @@ class RuleConfig:
     pain_green_max: float = 3.0
     pain_amber_max: float = 5.0
     rpe_tolerance: float = 1.0
+    frequency_goal: int = 5
+    post_days_in_row: int = 2
+    post_guard_weeks: int = 6
+    volume_step: float = 0.10
     low_chronic_fraction: float = 0.25

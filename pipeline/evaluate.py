@@ -12,28 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.athletes import Athlete
 from pipeline.config import RuleConfig
+from pipeline.decide import Progress, SessionDay, athlete_config, decide_athlete
 from pipeline.errors import ProgramError
-from pipeline.load import daily_load, running_sessions
-from pipeline.program import (
-    Program,
-    default_program,
-    load_program,
-    next_run_date,
-    program_file,
-    stage_compliance,
-)
+from pipeline.load import daily_load, running_sessions, walking_sessions
+from pipeline.program import Program, next_run_date, program_for, stage_compliance
 from pipeline.rules import FLAG_COLUMNS, program_flags, progression_flags
 from pipeline.session import IntervalStructure, interval_structure
-from pipeline.soreness import Answers, run_soreness_rules
+from pipeline.soreness import Answers
 from schemas import Decisions, Flags, NextSessions
 
 __all__ = ["NEXT_SESSION_COLUMNS", "Evaluation", "evaluate"]
 
 NEXT_SESSION_COLUMNS = list(NextSessions.to_schema().columns)
+_ANSWER_FIELDS = ("warmup", "during", "next_day", "pain_during", "pain_after",
+                  "pain_next_morning", "swelling", "stiffness")
 
 
 @dataclass(frozen=True)
@@ -49,35 +46,78 @@ class Evaluation:
 def _answers(row: Mapping[Any, Any]) -> Answers:
     def val(key: str) -> object:
         v = row.get(key)
-        return None if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA else v
+        if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+            return None
+        return bool(v) if isinstance(v, bool | np.bool_) else v
 
     # Q4 (``pre_session``) is not part of the day's own answers: it is asked before a
     # session about the one before it, and reaches the rules only through the Q4 mapping.
-    return Answers(**{k: val(k) for k in ("warmup", "during", "next_day", "pain_during",  # type: ignore[arg-type]
-                                          "pain_after", "pain_next_morning")})
-
-
-
-def _program_for(athlete: Athlete, program_dir: Path | None,
-                 cache: dict[str, Program]) -> Program:
-    path = program_file(athlete, program_dir)
-    if path is None:
-        return cache.setdefault("", default_program())
-    if str(athlete.program) not in cache:
-        cache[str(athlete.program)] = load_program(path)
-    return cache[str(athlete.program)]
+    return Answers(**{k: val(k) for k in _ANSWER_FIELDS})  # type: ignore[arg-type]
 
 
 def _undecided(athlete_id: str, day: pd.Timestamp, why: str) -> dict[str, object]:
     return {"athlete_id": athlete_id, "date": day, "activity_id": None, "verdict": "UNDECIDED",
             "rules": None, "days_off": 0, "rest_until": pd.NaT, "stage_before": 1,
-            "stage_after": 1, "review": None, "reason": f"Cannot decide because {why}."}
+            "stage_after": 1, "review": None, "reason": f"Cannot decide because {why}.",
+            "explanation": f"Cannot decide: {why}."}
+
+
+def cadence_target_spm(athlete: Athlete, runs: pd.DataFrame) -> float | None:
+    """The athlete's cadence target: absolute, or the rise over their baseline (the median
+    running cadence of their first 3 sessions with cadence)."""
+    if athlete.cadence_target is None:
+        return None
+    cadences = runs.sort_values("start_utc")["cadence_spm_median"].dropna()
+    baseline = float(cadences.head(3).median()) if len(cadences) else None
+    return athlete.cadence_target.resolve(baseline)
+
+
+def _session_days(runs: pd.DataFrame, walks: pd.DataFrame) -> list[SessionDay]:
+    """One SessionDay per date (its first session); a run day is never a walk day."""
+    days: dict[dt.date, SessionDay] = {}
+    for kind, frame in (("run", runs), ("walk", walks)):
+        for r in frame.sort_values("start_utc").to_dict("records"):
+            day = pd.Timestamp(r["local_date"]).date()
+            cadence, distance = r.get("cadence_spm_median"), r.get("distance_m")
+            days.setdefault(day, SessionDay(day, r["activity_id"], kind,
+                                            None if pd.isna(cadence) else float(cadence),
+                                            None if pd.isna(distance) else float(distance)))
+    return list(days.values())
+
+
+def _next_session(aid: str, athlete: Athlete, program: Program, p: Progress,
+                  cfg: RuleConfig) -> dict[str, Any]:
+    """The next prescribed session, and the sentence that says why."""
+    stage = program.stage(p.level)
+    when = next_run_date(p.last_run, p.rest_until,
+                         cfg.min_rest_days_between_runs) or athlete.program_start
+    assert when is not None  # athletes without a programme start are undecided earlier
+    last = p.decisions.iloc[-1] if len(p.decisions) else None
+    why = last["explanation"] if last is not None else "Programme start: no session yet."
+    if p.review:
+        why += (f" Clinician review advised since {p.review_since} ({p.review}): the programme "
+                "stays at this stage until a person acknowledges it.")
+    prescription, total_m = stage.describe(), stage.total_m
+    if p.phase == "post_programme":
+        total_m = (stage.total_m or 0.0) * (1.0 + cfg.volume_step) ** p.volume_steps
+        guard = p.post_start + dt.timedelta(weeks=cfg.post_guard_weeks) if p.post_start else None
+        prescription = (f"Post-programme: {p.run_days_limit} run days a week, each a continuous "
+                        f"{total_m / 1000:.2f} km at easy effort; no more than "
+                        f"{cfg.post_days_in_row} days in a row until {guard}. Next change: "
+                        + ("one more run day a week" if p.next_change == "frequency"
+                           else f"distance +{cfg.volume_step:.0%}") + " after a clean week.")
+    return {"athlete_id": aid, "status": "review" if p.review else "ready",
+            "date": pd.Timestamp(when), "stage": stage.number, "prescription": prescription,
+            "run_s": stage.run_s, "walk_s": stage.walk_s, "repeats": stage.repeats,
+            "total_m": total_m, "target_rpe": stage.target_rpe, "why": why, "phase": p.phase,
+            "run_days_per_week": p.run_days_limit, "change": p.next_change}
 
 
 def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFrame,
              roster: Mapping[str, Athlete], *, config: RuleConfig | None = None,
              overrides: Mapping[str, RuleConfig] | None = None, program_dir: Path | None = None,
-             unrecorded: pd.DataFrame | None = None, today: dt.date | None = None) -> Evaluation:
+             unrecorded: pd.DataFrame | None = None, today: dt.date | None = None,
+             reviews: pd.DataFrame | None = None) -> Evaluation:
     """Load history, decisions, flags and next sessions for every athlete with data.
 
     Args:
@@ -85,6 +125,7 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
         roster: athletes.csv by athlete id.
         overrides: per-athlete RuleConfig.
         program_dir: where relative program file names in the roster are found.
+        reviews: the store's Reviews (clinician-review acknowledgements).
         today: for the next-session date; defaults to the last data day.
     """
     base_cfg = config or RuleConfig()
@@ -93,9 +134,9 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
     progression = progression_flags(sessions, daily, base_cfg, overrides)
     decisions: list[dict[str, Any]] = []
     nexts: list[dict[str, Any]] = []
-    runs_all = running_sessions(sessions)
+    runs_all, walks_all = running_sessions(sessions), walking_sessions(sessions)
     programs: dict[str, Program] = {}
-    athletes = sorted(set(runs_all["athlete_id"]) | set(roster))
+    athletes = sorted(set(runs_all["athlete_id"]) | set(walks_all["athlete_id"]) | set(roster))
     for aid in athletes:
         cfg = (overrides or {}).get(aid, base_cfg)
         runs = runs_all[runs_all["athlete_id"] == aid].sort_values("start_utc")
@@ -109,46 +150,39 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
             nexts.append({"athlete_id": aid, "status": "undecided", "why": f"Cannot decide: {why}."})
             continue
         try:
-            program = _program_for(athlete, program_dir, programs)
+            program = program_for(athlete, program_dir, programs)
         except ProgramError as exc:
             decisions.append(_undecided(aid, last_day, f"the program file is invalid ({exc})"))
             nexts.append({"athlete_id": aid, "status": "undecided", "why": str(exc)})
             continue
-        seg = segments[segments["activity_id"].isin(runs["activity_id"])]
+        cfg = athlete_config(athlete, cfg)
+        walks = walks_all[walks_all["athlete_id"] == aid]
+        seg = segments[segments["activity_id"].isin(runs["activity_id"])
+                       | segments["activity_id"].isin(walks["activity_id"])]
         structures: dict[str, IntervalStructure] = {
             str(a): interval_structure(g) for a, g in seg.groupby("activity_id")}
         mine = checkins[checkins["athlete_id"] == aid] if len(checkins) else checkins
         answers = {pd.Timestamp(r["date"]).date(): _answers(r) for r in mine.to_dict("records")}
         pre = {pd.Timestamp(r["date"]).date(): r["pre_session"] for r in mine.to_dict("records")
                if isinstance(r.get("pre_session"), str)}
-        days: dict[dt.date, str] = {}
-        for r in runs.to_dict("records"):
-            days.setdefault(pd.Timestamp(r["local_date"]).date(), r["activity_id"])
+        acks = [] if reviews is None or not len(reviews) else [
+            pd.Timestamp(t).date() for t in reviews.loc[reviews["athlete_id"] == aid,
+                                                        "acknowledged_utc"]]
 
         def completed(activity: str | None, stage_no: int,
                       _p: Program = program, _s: Mapping[str, IntervalStructure] = structures) -> bool | None:
             st = _s.get(activity or "")
             return None if st is None else stage_compliance(st, _p.stage(stage_no)).completed
 
-        outcome = run_soreness_rules(aid, list(days.items()), answers, program,
-                                     athlete.program_start, athlete.start_stage, cfg, completed,
-                                     pre)
+        outcome = decide_athlete(aid, _session_days(runs, walks), answers, program,
+                                 athlete.program_start, athlete.start_stage, cfg, completed,
+                                 pre, acknowledged=acks,
+                                 cadence_target=cadence_target_spm(athlete, runs))
         decisions.extend(outcome.decisions.to_dict("records"))  # type: ignore[arg-type]
         flag_rows.extend(outcome.flags)
         flag_rows.extend(program_flags(aid, runs, outcome.decisions, program, structures, cfg))
-        stage = program.stage(outcome.level)
-        when = next_run_date(outcome.last_run, outcome.rest_until,
-                             cfg.min_rest_days_between_runs) or athlete.program_start
-        last = outcome.decisions.iloc[-1] if len(outcome.decisions) else None
-        why = last["reason"] if last is not None else "Program start: no session yet."
-        if outcome.review:
-            why += f" Clinician review advised ({outcome.review}) before continuing."
-        nexts.append({"athlete_id": aid, "status": "review" if outcome.review else "ready",
-                      "date": pd.Timestamp(when), "stage": stage.number,
-                      "prescription": stage.describe(), "run_s": stage.run_s,
-                      "walk_s": stage.walk_s, "repeats": stage.repeats, "total_m": stage.total_m,
-                      "target_rpe": stage.target_rpe, "why": why})
-        if not len(runs):
+        nexts.append(_next_session(aid, athlete, program, outcome, cfg))
+        if not len(outcome.decisions):
             decisions.append(_undecided(aid, pd.Timestamp(athlete.program_start),
                                         "no running session has been recorded yet"))
     flags = pd.concat([progression, pd.DataFrame(flag_rows, columns=FLAG_COLUMNS)],

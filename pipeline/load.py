@@ -28,6 +28,7 @@ __all__ = [
     "running_sessions",
     "session_rpe",
     "spike_table",
+    "walking_sessions",
     "weekly_progression",
 ]
 
@@ -149,6 +150,13 @@ def running_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
     in which running was detected, e.g. a truncated file that lost its session message)."""
     s = sessions[sessions["duplicate_of"].isna()]
     return s[(s["sport"] == "running") | ((s["sport"] == "unknown") & (s["run_s"] > 0))]
+
+
+def walking_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Walks (the file says walking or hiking): never running load, but the sessions that
+    complete a programme's walking stage."""
+    s = sessions[sessions["duplicate_of"].isna()]
+    return s[s["sport"].isin(["walking", "hiking"])]
 
 
 def _rolling_sum(values: np.ndarray, pos: np.ndarray, window: int, min_periods: int) -> np.ndarray:

@@ -1,7 +1,12 @@
 """Return-to-run programs as data, stage compliance, and the next prescribed session.
 
-The default is Crowell et al. 2023 (spec §3.4), shipped as ``programs/crowell2023.csv``. A
-clinician can supply another stage table per athlete (roster column ``program``).
+The default is Crowell et al. 2023 (spec §3.4), shipped as ``programs/crowell2023.csv``.
+``programs/gentle.csv`` starts before it with the S9 entry walk and a 1 min run / 2 min walk
+stage. The roster column ``program`` names a built-in programme (``crowell2023``,
+``gentle``) or a clinician's own stage table (a CSV path, relative to the inbox).
+
+A stage whose ``run_s`` is 0 is a walking stage: it is completed by a walking session of the
+prescribed duration.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from pipeline.athletes import Athlete
 from pipeline.errors import ProgramError
 from pipeline.session import IntervalStructure
 
-__all__ = ["Compliance", "Program", "Stage", "default_program", "load_program", "next_run_date",
-           "program_file", "stage_compliance", "tolerance_s"]
+__all__ = ["BUILTIN_PROGRAMS", "Compliance", "Program", "Stage", "builtin_program",
+           "default_program", "load_program", "next_run_date", "program_file", "program_for",
+           "stage_compliance", "tolerance_s"]
 
 _COLUMNS = ("stage", "run_s", "walk_s", "repeats", "total_m", "total_s", "target_rpe", "label")
+BUILTIN_PROGRAMS = ("crowell2023", "gentle")
+# Running allowed inside a walking stage before it counts as exceeded [PRODUCT]: a minute
+# covers a jog across a road, not a run.
+WALK_STAGE_RUN_ALLOWANCE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,16 @@ class Stage:
     target_rpe: float | None
     label: str
 
+    @property
+    def is_walk(self) -> bool:
+        """A walking stage (run 0), such as the S9 entry walk."""
+        return self.run_s == 0
+
     def describe(self) -> str:
+        if self.is_walk:
+            total = f" for {self.total_s / 60:.0f} min" if self.total_s else (
+                f" for {self.total_m / 1000:.2f} km" if self.total_m else "")
+            return f"Stage {self.number}: brisk walk{total}, no running"
         bouts = ("continuous run" if self.run_s is None
                  else f"{self.run_s:.0f} s run : {self.walk_s:.0f} s walk")
         if self.repeats and self.run_s is not None:
@@ -53,6 +72,7 @@ class Program:
     name: str
     source: str
     stages: tuple[Stage, ...]
+    warmup_min_s: float | None = None  # the programme's minimum warm-up, if it states one
 
     def stage(self, number: int) -> Stage:
         return self.stages[min(max(number, 1), len(self.stages)) - 1]
@@ -86,7 +106,10 @@ def load_program(path: str | Path) -> Program:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ProgramError(f"{path}: cannot be read ({exc.strerror})") from exc
-    source = " ".join(ln.lstrip("# ").strip() for ln in lines if ln.startswith("#"))
+    source = " ".join(ln.lstrip("# ").strip() for ln in lines
+                      if ln.startswith("#") and not ln.startswith("# warmup_min_s:"))
+    warmup = [ln.split(":", 1)[1] for ln in lines if ln.startswith("# warmup_min_s:")]
+    warmup_min_s = _num(warmup[0], str(path), "warmup_min_s") if warmup else None
     numbered = [(i, ln) for i, ln in enumerate(lines, start=1) if ln.strip() and not ln.startswith("#")]
     if not numbered:
         raise ProgramError(f"{path}: no stage table")
@@ -121,22 +144,45 @@ def load_program(path: str | Path) -> Program:
                             label=row.get("label", "").strip()))
     if not stages:
         raise ProgramError(f"{path}: the table has a header but no stages")
-    return Program(name=path.stem, source=source, stages=tuple(stages))
+    return Program(name=path.stem, source=source, stages=tuple(stages), warmup_min_s=warmup_min_s)
+
+
+def builtin_program(name: str) -> Program:
+    """A programme shipped with Comeback, by name (see ``BUILTIN_PROGRAMS``)."""
+    if name not in BUILTIN_PROGRAMS:
+        raise ProgramError(f"no built-in programme {name!r}; built-in: {', '.join(BUILTIN_PROGRAMS)}")
+    with resources.as_file(resources.files("pipeline") / "programs" / f"{name}.csv") as p:
+        return load_program(p)
 
 
 def default_program() -> Program:
     """Crowell et al. 2023 Table 1, the program used when the roster names none."""
-    with resources.as_file(resources.files("pipeline") / "programs" / "crowell2023.csv") as p:
-        return load_program(p)
+    return builtin_program("crowell2023")
 
 
 def program_file(athlete: Athlete, program_dir: Path | None) -> Path | None:
     """The athlete's own program file (relative names are in ``program_dir``), or None for
-    the default program."""
-    if not athlete.program:
+    a built-in programme (the default, or one named in ``BUILTIN_PROGRAMS``)."""
+    if not athlete.program or athlete.program in BUILTIN_PROGRAMS:
         return None
     path = Path(athlete.program)
     return program_dir / path if not path.is_absolute() and program_dir is not None else path
+
+
+def program_for(athlete: Athlete, program_dir: Path | None,
+                cache: dict[str, Program] | None = None) -> Program:
+    """The athlete's programme: their own file, a built-in one by name, or the default.
+
+    Raises:
+        ProgramError: the file cannot be read or its table is invalid.
+    """
+    cache = {} if cache is None else cache
+    key = athlete.program or ""
+    if key not in cache:
+        path = program_file(athlete, program_dir)
+        cache[key] = (load_program(path) if path is not None
+                      else builtin_program(key) if key else default_program())
+    return cache[key]
 
 
 def tolerance_s(prescribed_s: float) -> float:
@@ -156,6 +202,8 @@ class Compliance:
 def stage_compliance(structure: IntervalStructure, stage: Stage) -> Compliance:
     """Completed: bouts within tolerance and ≥ 95 % of the total. Exceeded: a run bout longer,
     a walk shorter, or more than 110 % of the total (STAGE_EXCEEDED)."""
+    if stage.is_walk:
+        return _walk_compliance(structure, stage)
     runs, recs = list(structure.run_bouts_s), list(structure.recoveries_s)
     distance = structure.main_set_distance_m or 0.0
     notes, exceeded, matches = [], False, bool(runs)
@@ -184,8 +232,11 @@ def stage_compliance(structure: IntervalStructure, stage: Stage) -> Compliance:
             notes.append(f"main set {distance / 1000:.2f} km vs stage total "
                          f"{stage.total_m / 1000:.2f} km ({share:.0%})")
     elif stage.total_s:
-        share = structure.run_s / stage.total_s if stage.run_s is None else (
-            (structure.run_s + structure.walk_s) / stage.total_s)
+        # The main set's time: the warm-up and cool-down walks are not part of it, except the
+        # last cycle's walk, with which the cool-down begins.
+        main_s = (structure.run_s + structure.walk_s - structure.warmup_s - structure.cooldown_s
+                  + min(structure.cooldown_s, stage.walk_s))
+        share = structure.run_s / stage.total_s if stage.run_s is None else main_s / stage.total_s
         done &= share >= 0.95
         if share > 1.10:
             exceeded = True
@@ -193,6 +244,21 @@ def stage_compliance(structure: IntervalStructure, stage: Stage) -> Compliance:
     evidence = "; ".join(notes) if notes else (
         f"{structure.pattern or 'no run detected'}, main set {distance / 1000:.2f} km")
     return Compliance(completed=bool(done), exceeded=exceeded, evidence=evidence)
+
+
+def _walk_compliance(structure: IntervalStructure, stage: Stage) -> Compliance:
+    """A walking stage: moving time ≥ 95 % of the prescribed duration (or distance), and no
+    more than a minute of running (more is running a stage early)."""
+    moving_s = structure.walk_s + structure.run_s
+    share = (moving_s / stage.total_s if stage.total_s else 1.0)
+    exceeded = structure.run_s > WALK_STAGE_RUN_ALLOWANCE_S
+    evidence = f"walked {structure.walk_s / 60:.0f} min"
+    if stage.total_s:
+        evidence += f" of the stage's {stage.total_s / 60:.0f} min"
+    if structure.run_s:
+        evidence += f"; ran {structure.run_s / 60:.1f} min in a walking stage"
+    return Compliance(completed=share >= 0.95 and not exceeded, exceeded=exceeded,
+                      evidence=evidence)
 
 
 def next_run_date(last_run: dt.date | None, rest_until: dt.date | None,

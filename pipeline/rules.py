@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config import RuleConfig
 from pipeline.load import acwr_label, daily_load, running_sessions, spike_table, weekly_progression
-from pipeline.program import Program, stage_compliance
+from pipeline.program import Program, Stage, stage_compliance
 from pipeline.session import IntervalStructure
 from schemas import Flags
 
@@ -36,6 +36,7 @@ SRC_WEEK10 = "10 % rule; no effect in Buist et al. 2008 RCT [R25] (information o
 SRC_ACWR = "Hulin 2014/2016, Gabbett 2016; criticised by Impellizzeri 2020/2021 [R1,R2,R4,R11,R12]"
 SRC_PROGRAM = "Crowell et al. 2023, Trials, Table 1 rules [R27]"
 SRC_FREQ = "UD: no more than 4 times a week, every other day [R34]; default 3 [PRODUCT]"
+SRC_POST = "OhioHealth: 3 → 4–5 run days a week, ≤ 2 days in a row for 6 weeks [R39]"
 
 
 def make_flag(athlete: str, date: Any, activity: str | None, rule: str, severity: str,
@@ -161,54 +162,100 @@ def progression_flags(sessions: pd.DataFrame, daily: pd.DataFrame | None = None,
                           .reset_index(drop=True)[FLAG_COLUMNS])
 
 
+def _schedule_flags(athlete: str, run_days: pd.DatetimeIndex, decisions: pd.DataFrame,
+                    cfg: RuleConfig) -> list[dict[str, object]]:
+    """S1/S5 days in a row and S2/S5 run days per rolling 7 days, each day judged by the
+    phase and run-day limit in force before it (the decision of the previous session day)."""
+    flags: list[dict[str, object]] = []
+    dec = decisions.sort_values("date")
+    dec_days = pd.DatetimeIndex(pd.to_datetime(dec["date"]))
+    phases, limits = dec["phase"].tolist(), dec["run_days_limit"].tolist()
+    post_start = dec_days[[i for i, p in enumerate(phases) if p == "post_programme"][:1]]
+    for day in run_days:
+        prior = int(dec_days.searchsorted(day, side="left")) - 1
+        phase = phases[prior] if prior >= 0 and isinstance(phases[prior], str) else "programme"
+        limit = limits[prior] if prior >= 0 and not pd.isna(limits[prior]) else None
+        limit = int(limit) if limit is not None else cfg.max_run_days_per_7
+        streak = 1
+        while day - pd.Timedelta(days=streak) in run_days:
+            streak += 1
+        if phase == "programme" and streak >= 2:
+            flags.append(make_flag(athlete, day, None, "CONSECUTIVE_DAYS", "caution",
+                                   "Ran on two days in a row; the program asks for a rest day "
+                                   "between runs.", f"runs on {(day - pd.Timedelta(days=1)).date()} "
+                                   f"and {day.date()}", SRC_PROGRAM))
+        elif (phase == "post_programme" and streak > cfg.post_days_in_row and len(post_start)
+              and day < post_start[0] + pd.Timedelta(weeks=cfg.post_guard_weeks)):
+            flags.append(make_flag(athlete, day, None, "CONSECUTIVE_DAYS", "caution",
+                                   f"Ran {streak} days in a row; for the first "
+                                   f"{cfg.post_guard_weeks} weeks after the programme, no more "
+                                   f"than {cfg.post_days_in_row}.",
+                                   f"runs on {streak} days to {day.date()}; programme completed "
+                                   f"{post_start[0].date()}", SRC_POST, float(streak),
+                                   float(cfg.post_days_in_row)))
+        window = run_days[(run_days > day - pd.Timedelta(days=7)) & (run_days <= day)]
+        if len(window) > limit:
+            flags.append(make_flag(athlete, day, None, "FREQ_EXCEEDED", "caution",
+                                   f"More than {limit} run days in 7 days.",
+                                   f"{len(window)} run days between "
+                                   f"{(day - pd.Timedelta(days=6)).date()} and {day.date()}"
+                                   + (" (post-programme limit)" if phase == "post_programme" else ""),
+                                   SRC_FREQ if phase == "programme" else SRC_POST,
+                                   float(len(window)), float(limit)))
+    return flags
+
+
 def program_flags(athlete: str, runs: pd.DataFrame, decisions: pd.DataFrame, program: Program,
                   structures: Mapping[str, IntervalStructure],
                   cfg: RuleConfig) -> list[dict[str, object]]:
-    """The program's schedule and stage rules on one athlete's runs (spec §3.5–3.6):
-    CONSECUTIVE_DAYS (S1), FREQ_EXCEEDED (S2), STAGE_EXCEEDED, ADVANCED_EARLY and
-    INTENSITY_EARLY (S7), each session judged against the stage its decision prescribed."""
-    flags: list[dict[str, object]] = []
+    """The program's schedule and stage rules on one athlete's runs (spec §3.4–3.6):
+    CONSECUTIVE_DAYS (S1; S5 after the programme), FREQ_EXCEEDED (S2/S5), STAGE_EXCEEDED,
+    ADVANCED_EARLY, INTENSITY_EARLY (S7) and WARMUP_SHORT (rule 1), each session judged
+    against the stage its decision prescribed; after the programme no stage applies."""
     dates = pd.to_datetime(runs["local_date"]).dt.normalize()
     run_days = pd.DatetimeIndex(sorted(dates.unique()))
+    flags = _schedule_flags(athlete, run_days, decisions, cfg)
+    dec = decisions.sort_values("date")
+    phase_before = dict(zip(dec["date"], dec["phase"].shift(1).fillna("programme"), strict=True))
     prescribed = dict(zip(decisions["date"], decisions["stage_before"], strict=True))
-    for day in run_days:
-        if day - pd.Timedelta(days=1) in run_days:
-            flags.append(make_flag(athlete, day, None, "CONSECUTIVE_DAYS", "caution",
-                               "Ran on two days in a row; the program asks for a rest day "
-                               "between runs.", f"runs on {(day - pd.Timedelta(days=1)).date()} "
-                               f"and {day.date()}", SRC_PROGRAM))
-        window = run_days[(run_days > day - pd.Timedelta(days=7)) & (run_days <= day)]
-        if len(window) > cfg.max_run_days_per_7:
-            flags.append(make_flag(athlete, day, None, "FREQ_EXCEEDED", "caution",
-                               f"More than {cfg.max_run_days_per_7} run days in 7 days.",
-                               f"{len(window)} run days between {(day - pd.Timedelta(days=6)).date()}"
-                               f" and {day.date()}", SRC_FREQ, float(len(window)),
-                               float(cfg.max_run_days_per_7)))
     for s in runs.to_dict("records"):
         day = pd.Timestamp(s["local_date"]).normalize()
         stage_no = prescribed.get(day)
         st = structures.get(s["activity_id"])
-        if stage_no is None or st is None:
+        if stage_no is None or st is None or phase_before.get(day) == "post_programme":
             continue
         stage = program.stage(int(stage_no))
-        comp = stage_compliance(st, stage)
-        if comp.exceeded:
-            flags.append(make_flag(athlete, day, s["activity_id"], "STAGE_EXCEEDED", "caution",
+        flags += _stage_flags(athlete, day, s, st, stage, program, cfg)
+    return flags
+
+
+def _stage_flags(athlete: str, day: pd.Timestamp, s: Mapping[Any, Any], st: IntervalStructure,
+                 stage: Stage, program: Program, cfg: RuleConfig) -> list[dict[str, object]]:
+    flags: list[dict[str, object]] = []
+    comp = stage_compliance(st, stage)
+    if comp.exceeded:
+        flags.append(make_flag(athlete, day, s["activity_id"], "STAGE_EXCEEDED", "caution",
                                f"Did more than stage {stage.number} prescribes.",
                                f"{comp.evidence} ({stage.describe()})", SRC_PROGRAM))
-        elif not comp.completed:
-            higher = [h for h in program.stages[stage.number:]
-                      if stage_compliance(st, h).completed]
-            if higher:
-                flags.append(make_flag(athlete, day, s["activity_id"], "ADVANCED_EARLY", "caution",
+    elif not comp.completed:
+        higher = [h for h in program.stages[stage.number:] if stage_compliance(st, h).completed]
+        if higher:
+            flags.append(make_flag(athlete, day, s["activity_id"], "ADVANCED_EARLY", "caution",
                                    f"Ran stage {higher[0].number} while stage {stage.number} is "
                                    "prescribed.", f"{st.pattern}; {stage.describe()}", SRC_PROGRAM))
-        rpe = s.get("rpe_cr10")
-        if stage.target_rpe is not None and rpe is not None and not pd.isna(rpe) and (
-                rpe > stage.target_rpe + cfg.rpe_tolerance):
-            flags.append(make_flag(athlete, day, s["activity_id"], "INTENSITY_EARLY", "info",
+    rpe = s.get("rpe_cr10")
+    if stage.target_rpe is not None and rpe is not None and not pd.isna(rpe) and (
+            rpe > stage.target_rpe + cfg.rpe_tolerance):
+        flags.append(make_flag(athlete, day, s["activity_id"], "INTENSITY_EARLY", "info",
                                "Ran harder than the stage's target effort.",
                                f"RPE {rpe:g} vs target {stage.target_rpe:g} (+{cfg.rpe_tolerance:g})",
                                "Crowell 2023 targets; S7 tolerance [PRODUCT]", float(rpe),
                                stage.target_rpe + cfg.rpe_tolerance))
+    if (program.warmup_min_s is not None and not stage.is_walk and st.n_runs
+            and st.warmup_s < program.warmup_min_s):
+        flags.append(make_flag(athlete, day, s["activity_id"], "WARMUP_SHORT", "info",
+                               f"Warm-up shorter than the programme's {program.warmup_min_s / 60:.0f} "
+                               "min.", f"warm-up {st.warmup_s / 60:.1f} min before the first run; "
+                               f"programme minimum {program.warmup_min_s / 60:.0f} min",
+                               SRC_PROGRAM, st.warmup_s / 60.0, program.warmup_min_s / 60.0))
     return flags

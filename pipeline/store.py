@@ -43,6 +43,7 @@ from schemas import (
     FileLedger,
     Flags,
     NextSessions,
+    Reviews,
     Segments,
     Sessions,
 )
@@ -84,6 +85,7 @@ DECISIONS = sa.Table("decisions", _meta, *_cols(Decisions),
 FLAGS = sa.Table("flags", _meta, *_cols(Flags), sa.Index("ix_flags_athlete", "athlete_id"))
 NEXT = sa.Table("next_sessions", _meta, *_cols(NextSessions))
 CHECKIN_PROBLEMS = sa.Table("checkin_problems", _meta, *_cols(CheckInProblems))
+REVIEWS = sa.Table("reviews", _meta, *_cols(Reviews), sa.Index("ix_reviews_athlete", "athlete_id"))
 # Per athlete: fingerprints of the inputs the derived tables were computed from, and whether
 # rows written since (sessions, check-ins) still wait for a recompute. The nightly run
 # recomputes only athletes that are stale or whose inputs changed.
@@ -105,14 +107,14 @@ VERSION = sa.Table("schema_version", _meta, sa.Column("version", sa.Integer, nul
 TABLES: dict[str, sa.Table] = {
     "files": FILES, "sessions": SESSIONS, "segments": SEGMENTS, "checkins": CHECKINS,
     "daily_load": DAILY, "decisions": DECISIONS, "flags": FLAGS, "next_sessions": NEXT,
-    "checkin_problems": CHECKIN_PROBLEMS, "athlete_state": ATHLETE_STATE,
+    "checkin_problems": CHECKIN_PROBLEMS, "reviews": REVIEWS, "athlete_state": ATHLETE_STATE,
     "inbox_files": INBOX_FILES,
 }
 _MODELS: dict[str, Any] = {
     "files": FileLedger, "sessions": Sessions, "segments": Segments, "checkins": CheckIns,
     "daily_load": DailyLoad, "decisions": Decisions, "flags": Flags,
-    "next_sessions": NextSessions, "checkin_problems": CheckInProblems}
-_TIMESTAMP_COLUMNS = {"start_utc"}
+    "next_sessions": NextSessions, "checkin_problems": CheckInProblems, "reviews": Reviews}
+_TIMESTAMP_COLUMNS = {"start_utc", "acknowledged_utc"}
 _DATE_COLUMNS = {"local_date", "date", "rest_until"}
 
 
@@ -556,6 +558,20 @@ class Store:
         with self._lock, self.engine.begin() as conn:
             self._replace(conn, "checkin_problems", [athlete_id], problems)
             self._set_state(conn, {athlete_id: {"checkins_sha256": sha256, "stale": True}})
+
+    def acknowledge_review(self, athlete_id: str, *, by: str | None = None,
+                           note: str | None = None, review: str | None = None,
+                           at: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Store a person's acknowledgement of an athlete's clinician review (who, when, the
+        note) and mark the athlete for a recompute, in one transaction; returns the row."""
+        row = Reviews.validate(pd.DataFrame([{
+            "athlete_id": athlete_id,
+            "acknowledged_utc": (at if at is not None else pd.Timestamp.now(tz="UTC")),
+            "by": by, "note": note, "review": review}]))
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(REVIEWS.insert(), _rows(row, REVIEWS))
+            self._set_state(conn, {athlete_id: {"stale": True}})
+        return row
 
     def replace_derived(self, frames: Mapping[str, pd.DataFrame],
                         profiles: Mapping[str, str]) -> None:

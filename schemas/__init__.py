@@ -1,7 +1,7 @@
 """Pandera contracts, one model per data layer. Imports only pandas and pandera."""
 
 from schemas.checkins import CheckInProblems, CheckIns
-from schemas.decisions import Decisions, NextSessions
+from schemas.decisions import Decisions, NextSessions, Reviews
 from schemas.files import FileLedger
 from schemas.flags import Flags
 from schemas.load import DailyLoad
@@ -19,6 +19,7 @@ __all__ = [
     "GaitRecords",
     "NextSessions",
     "RawRecords",
+    "Reviews",
     "Segments",
     "Sessions",
     "as_built",

@@ -28,6 +28,7 @@ class CheckIns(pa.DataFrameModel):
     pain_after: Series[float] = pa.Field(ge=0, le=10, nullable=True)
     pain_next_morning: Series[float] = pa.Field(ge=0, le=10, nullable=True)
     swelling: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    stiffness: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     rpe: Series[float] = pa.Field(ge=0, le=10, nullable=True)
     note: Series[str] = pa.Field(nullable=True)
 
@@ -37,7 +38,11 @@ class CheckIns(pa.DataFrameModel):
 
 
 class CheckInProblems(pa.DataFrameModel):
-    """A check-in value (or a whole file) that was refused: where, what, and why."""
+    """An input value (or a whole file) that was refused: where, what, and why.
+
+    Check-in files and the roster's per-athlete settings report here; ``source`` names the
+    file, ``line`` and ``column`` the cell.
+    """
 
     athlete_id: Series[str]
     source: Series[str]

@@ -7,10 +7,17 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 VERDICTS = ("DROP", "HOLD", "STAY", "ADVANCE", "ADVANCE_OK", "UNDECIDED")
+PHASES = ("programme", "post_programme")
+CHANGES = ("frequency", "volume")
 
 
 class Decisions(pa.DataFrameModel):
-    """What the soreness rules decided and why; UNDECIDED says what is missing."""
+    """What the rules decided for each session day, the inputs they read, and why.
+
+    ``rules`` lists every rule that fired (soreness rules and progression gates);
+    ``inputs`` the values they read; ``explanation`` says in a coach's words why the athlete
+    advanced or did not. UNDECIDED says what is missing.
+    """
 
     athlete_id: Series[str]
     date: Series[pd.Timestamp]
@@ -23,6 +30,33 @@ class Decisions(pa.DataFrameModel):
     stage_after: Series[int] = pa.Field(ge=1)
     review: Series[str] = pa.Field(nullable=True)
     reason: Series[str]
+    phase: Series[str] = pa.Field(isin=list(PHASES), nullable=True)
+    run_days_limit: Series[pd.Int64Dtype] = pa.Field(ge=1, le=7, nullable=True)
+    completions: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    days_since_change: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    in_review: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    cadence_spm: Series[float] = pa.Field(gt=0, nullable=True)
+    cadence_target_spm: Series[float] = pa.Field(gt=0, nullable=True)
+    inputs: Series[str] = pa.Field(nullable=True)
+    explanation: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        coerce = True
+
+
+class Reviews(pa.DataFrameModel):
+    """A person's acknowledgement of a clinician review: who, when, and what they noted.
+
+    An acknowledgement closes every review opened on or before its date; the programme then
+    continues from the level the athlete is at.
+    """
+
+    athlete_id: Series[str]
+    acknowledged_utc: Series[pd.DatetimeTZDtype] = pa.Field(
+        dtype_kwargs={"unit": "ns", "tz": "UTC"})
+    by: Series[str] = pa.Field(nullable=True)
+    note: Series[str] = pa.Field(nullable=True)
+    review: Series[str] = pa.Field(nullable=True)
 
     class Config:
         coerce = True
@@ -45,6 +79,9 @@ class NextSessions(pa.DataFrameModel):
     total_m: Series[float] = pa.Field(ge=0, nullable=True)
     target_rpe: Series[float] = pa.Field(ge=0, le=10, nullable=True)
     why: Series[str]
+    phase: Series[str] = pa.Field(isin=list(PHASES), nullable=True)
+    run_days_per_week: Series[pd.Int64Dtype] = pa.Field(ge=1, le=7, nullable=True)
+    change: Series[str] = pa.Field(isin=list(CHANGES), nullable=True)
 
     class Config:
         coerce = True

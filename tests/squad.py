@@ -70,7 +70,7 @@ def checkins(rows: list[dict[str, object]], athlete: Athlete = ATHLETE) -> pd.Da
     columns = list(CheckIns.to_schema().columns)
     frame = pd.DataFrame([{"athlete_id": athlete.athlete_id, **r} for r in rows])
     frame = frame.reindex(columns=columns).assign(date=lambda f: pd.to_datetime(f["date"]))
-    return CheckIns.validate(frame.astype({"swelling": "boolean"}))
+    return CheckIns.validate(frame.astype({"swelling": "boolean", "stiffness": "boolean"}))
 
 
 CLEAN = {"warmup": "none", "during": "none", "next_day": "none", "pain_during": 1.0,

@@ -28,7 +28,7 @@ def test_nightly_flow_ingests_quarantines_and_reports(tmp_path):
     assert state.is_completed()
     summary = state.result()
     assert (summary["ingested"], summary["quarantined"], summary["duplicates"]) == (4, 1, 0)
-    assert summary["recomputed_athletes"] == ["ana", "ben", "cara"]
+    assert summary["recomputed_athletes"] == ["ana", "ben", "cara", "dev"]
     bad = next(f for f in summary["files"] if f["path"].endswith("corrupt.fit"))
     assert bad["status"] == "quarantined" and bad["reason"]
     assert "corrupt.fit" in Artifact.get("comeback-nightly").data

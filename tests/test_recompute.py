@@ -37,7 +37,7 @@ def test_a_night_recomputes_only_the_athletes_whose_inputs_changed(tmp_path, mon
     monkeypatch.setattr(pipeline.recompute, "read_checkins",
                         lambda path, aid=None: reads.append(Path(path)) or real_read(path, aid))
 
-    assert _night(store, inbox) == ["ana", "ben", "cara"]  # cara: on the roster, no data yet
+    assert _night(store, inbox) == ["ana", "ben", "cara", "dev"]  # on the roster, no data yet
     assert len(reads) == 2
     reads.clear()
     decisions = store.table("decisions")

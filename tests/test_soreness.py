@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from pipeline.config import RuleConfig
+from pipeline.decide import decide_athlete
 from pipeline.program import default_program
-from pipeline.soreness import Answers, pain_gate, run_soreness_rules, soreness_rules
+from pipeline.soreness import Answers, pain_gate, soreness_rules
 
 N, R, P = "none", "resolved", "persisted"
 TABLE = [  # date, Q1, Q2, Q3, rules, verdict, days off, level before→after, rest until
@@ -33,7 +34,7 @@ def _d(s: str) -> dt.date:
 def _run(rows, start="04-01", start_stage=1, pre_session=None):
     days = [(_d(r[0]), f"a{i}") for i, r in enumerate(rows)]
     answers = {_d(r[0]): Answers(r[1], r[2], r[3]) for r in rows}
-    return run_soreness_rules("cara", days, answers, default_program(), _d(start), start_stage,
+    return decide_athlete("cara", days, answers, default_program(), _d(start), start_stage,
                               pre_session=pre_session)
 
 
@@ -83,7 +84,7 @@ def test_vector_q4_no_counts_as_no_soreness():
 def test_vector_two_drops_at_level_3_within_10_days():
     rows = [("06-01", P, None, None), ("06-08", R, "returned", N)]
     days = [(_d(r[0]), None) for r in rows]
-    out = run_soreness_rules("x", days, {_d(r[0]): Answers(*r[1:]) for r in rows},
+    out = decide_athlete("x", days, {_d(r[0]): Answers(*r[1:]) for r in rows},
                              default_program(), _d("05-01"), start_stage=3)
     assert out.decisions["stage_after"].tolist() == [2, 1]
     assert out.level == 1 and out.review == "2 drops within 14 days"
@@ -92,7 +93,7 @@ def test_vector_two_drops_at_level_3_within_10_days():
 def test_missing_answers_never_advance():
     rows = [(f"07-{d:02d}", N, N, None) for d in (1, 3, 5, 8, 10, 12)]
     days = [(_d(r[0]), None) for r in rows]
-    out = run_soreness_rules("x", days, {_d(r[0]): Answers(*r[1:]) for r in rows},
+    out = decide_athlete("x", days, {_d(r[0]): Answers(*r[1:]) for r in rows},
                              default_program(), _d("07-01"))
     assert set(out.decisions["verdict"]) == {"STAY"} and out.level == 1
 
@@ -106,7 +107,7 @@ def test_rest_does_not_stack():
 
 def test_no_checkin_is_an_explicit_cannot_decide():
     days = [(_d("08-01"), "a")]
-    out = run_soreness_rules("x", days, {}, default_program(), _d("08-01"))
+    out = decide_athlete("x", days, {}, default_program(), _d("08-01"))
     row = out.decisions.iloc[0]
     assert row["verdict"] == "STAY" and row["rules"] == "M"
     assert row["reason"].startswith("Cannot decide: no check-in")
@@ -121,7 +122,7 @@ def test_pain_gate(pain, gate):
 def test_advance_needs_a_completed_stage():
     rows = [(f"04-{d:02d}", N, N, N) for d in (1, 3, 5, 8, 10, 12)]
     days = [(_d(r[0]), f"a{i}") for i, r in enumerate(rows)]
-    out = run_soreness_rules("x", days, {_d(r[0]): Answers(*r[1:]) for r in rows},
+    out = decide_athlete("x", days, {_d(r[0]): Answers(*r[1:]) for r in rows},
                              default_program(), _d("04-01"),
                              completed=lambda activity, stage: activity in ("a4", "a5"))
     assert out.decisions["verdict"].tolist()[-1] == "ADVANCE"

@@ -8,7 +8,13 @@ eleven weeks from Monday 2026-02-02:
   2026-03-08 inside the period) pushes too hard: back-to-back days, five runs in a week, a
   session spike beyond his stage, and a run during a mandated rest.
 * ``cara`` (Europe/London, lunchtime) reports soreness that fires every Delaware rule
-  (R1, R2, R3, R4, X1, M, R5 with muscle soreness) and the clinician-review escalations.
+  (R1, R2, R3, R4, X1, M, R5 with muscle soreness) and the clinician-review escalations;
+  nobody acknowledges the review, so she stays at stage 1 from then on.
+
+``ana`` completes the programme and enters the post-programme phase (one more run day a
+week). ``dev`` (Europe/Dublin, evenings) follows the built-in ``gentle`` programme for four
+weeks: brisk walks complete its S9 walking stage, then swelling, increasing pain and
+stiffness each hold an otherwise clean run/walk session.
 
 Odd but real cases: one of ana's runs also exported as GPX, a cycling session, a gzipped FIT,
 a zip bulk export, a FIT truncated mid-run (battery died), a FIT settings file (not an
@@ -50,6 +56,11 @@ STAGES = {
     1: (180, 120, 1609, 3), 2: (180, 120, 2414, 3), 3: (240, 120, 2414, 4),
     4: (240, 120, 3219, 4), 5: (240, 60, 3219, 5), 6: (None, 0, 3219, 5),
 }
+# The gentle programme (pipeline/programs/gentle.csv): a 30 min brisk walk, 1 min run /
+# 2 min walk for 30 min, then Crowell's stages: run s, walk s, total m, target RPE, total s.
+GENTLE: dict[int, tuple[int | None, int, int | None, int, int | None]] = {
+    1: (0, 1800, None, 3, 1800), 2: (60, 120, None, 3, 1800),
+    **{k + 2: (*v, None) for k, v in STAGES.items()}}
 WARMUP_S, COOLDOWN_S = 300, 180
 
 
@@ -73,7 +84,13 @@ ATHLETES = (
             (40.7829, -73.9654), 3_900_000_002),
     Athlete("cara", "Cara Doyle", "Europe/London", "female", 60, 185, dt.time(12, 15),
             (51.5073, -0.1657), 3_900_000_003),
+    Athlete("dev", "Dev Malik", "Europe/Dublin", "male", 62, 190, dt.time(18, 45),
+            (53.3498, -6.2603), 3_900_000_004),
 )
+# Roster settings (empty = default): program, injured area, cadence target.
+SETTINGS = {"ana": ("", "right Achilles tendon", ""), "ben": ("", "left shin (MTSS)", ""),
+            "cara": ("", "right knee (ACL reconstruction)", ""),
+            "dev": ("gentle", "left knee (patellofemoral pain)", "+5%")}
 
 
 @dataclass
@@ -93,25 +110,39 @@ class Plan:
     export: str = "fit"
     expect: str = ""
     pain: tuple[float | None, float | None, float | None] = (1, 1, 0)
+    swelling: bool | None = None  # None: swelling exactly when next-day soreness is non-muscular
+    stiffness: bool | None = None
+    program: str = "crowell"
     note: str = ""
     extras: dict[str, str] = field(default_factory=dict)
 
 
 def _program_days(first: int, stage: int, last_change: int,
-                  uncounted: frozenset[int] = frozenset()) -> list[Plan]:
+                  uncounted: frozenset[int] = frozenset(), advance: bool = True) -> list[Plan]:
     """Mon/Wed/Fri runs from ``first`` on, advancing as the program allows: two completions
     at the stage and 7 days since the last change (S3, S4). ``uncounted`` days do not
-    complete their stage (a truncated recording)."""
-    plans, clean = [], 0
+    complete their stage (a truncated recording). After stage 6 the programme is completed
+    and the post-programme phase adds a run day a week only after a week with as many run
+    days as prescribed (3 Mon/Wed/Fri runs reach 4 run days once, never 5). ``advance`` False:
+    a clinician review is open, nothing advances."""
+    plans, clean, post, freq = [], 0, False, 3
     for day in range(first, WEEKS * 7):
         if day % 7 not in (0, 2, 4):
             continue
         p = Plan(day, stage, rpe=float(STAGES[stage][3]))
-        if day not in uncounted:
+        if day not in uncounted and advance:
             clean += 1
-        if clean >= 2 and day - last_change >= 7 and stage < 6:
-            stage, last_change, clean = stage + 1, day, 0
-            p.expect = "ADVANCE"
+        week = sum(1 for q in plans if q.day > day - 7) + 1
+        if clean >= 2 and day - last_change >= 7 and advance:
+            if stage < 6:
+                stage, last_change, clean = stage + 1, day, 0
+                p.expect = "ADVANCE"
+            elif not post:
+                post, last_change, clean = True, day, 0
+                p.expect = "ADVANCE"
+            elif week >= freq:
+                freq, last_change, clean = freq + 1, day, 0
+                p.expect = "ADVANCE"
         plans.append(p)
     return plans
 
@@ -142,7 +173,8 @@ def _pusher_plan() -> list[Plan]:
         Plan(25, s3, expect="ADVANCE"),
         Plan(28, 4, checkin=("persisted", None, None), expect="R1",
              note="sore in the warm-up and it stayed"),
-        Plan(29, 3, expect="RAN_DURING_REST;CONSECUTIVE_DAYS;FREQ_EXCEEDED", pain=(3, 3, 2),
+        Plan(29, 3, expect="RAN_DURING_REST;CONSECUTIVE_DAYS;FREQ_EXCEEDED;PAIN_RISING",
+             pain=(3, 3, 2),
              note="ran the next day, during the 2 days off"),
     ]
     plans += _program_days(32, 3, 28)
@@ -159,17 +191,18 @@ def _soreness_plan() -> list[Plan]:
         Plan(0, 1), Plan(2, 1, checkin=(n, n, "muscular")), Plan(4, 1),
         Plan(7, 1, expect="ADVANCE"),
         Plan(9, 2, checkin=("resolved", n, n), expect="R2"),
-        Plan(11, 2, checkin=(n, n, "non_muscular"), expect="R4", pain=(2, 3, 3)),
-        Plan(14, 2, checkin=("resolved", "returned", "non_muscular"), expect="R3;R4;PAIN_GATE",
-             pain=(4, 4, 3)),
+        Plan(11, 2, checkin=(n, n, "non_muscular"), expect="R4;SWELLING;PAIN_RISING",
+             pain=(2, 3, 3)),
+        Plan(14, 2, checkin=("resolved", "returned", "non_muscular"),
+             expect="R3;R4;PAIN_GATE;SWELLING", pain=(4, 4, 3)),
         Plan(17, 1, checkin=(None, n, n), expect="M"),
         Plan(19, 1, checkin=("persisted", None, None), expect="R1;CLINICIAN_REVIEW;PAIN_GATE",
              pain=(4, None, None)),
-        Plan(22, 1, checkin=(n, "new", n), expect="X1;CLINICIAN_REVIEW;PAIN_GATE",
+        Plan(22, 1, checkin=(n, "new", n), expect="X1;CLINICIAN_REVIEW;PAIN_GATE;PAIN_RISING",
              pain=(1, 4, 2)),
     ]
     truncated_day = 35
-    plans += _program_days(25, 1, 22, uncounted=frozenset({truncated_day}))
+    plans += _program_days(25, 1, 22, uncounted=frozenset({truncated_day}), advance=False)
     plans[12].export = "gz"
     cut = next(p for p in plans if p.day == truncated_day)
     cut.export = "truncated"
@@ -179,17 +212,51 @@ def _soreness_plan() -> list[Plan]:
     return plans
 
 
+def _gentle_plan() -> list[Plan]:
+    """Four weeks of the gentle programme: the entry walk, then held sessions."""
+    def g(day: int, stage: int, **kw: object) -> Plan:
+        return Plan(day, stage, program="gentle", rpe=float(GENTLE[stage][3]),
+                    sport="walking" if GENTLE[stage][0] == 0 else "running", **kw)  # type: ignore[arg-type]
+
+    return [
+        g(0, 1), g(2, 1), g(4, 1), g(7, 1, expect="ADVANCE", note="walking stage completed"),
+        g(9, 2, swelling=True, expect="SWELLING", note="swelling, otherwise a clean session"),
+        g(11, 2),
+        g(14, 2, pain=(1, 3, 3), expect="PAIN_RISING", note="pain 1 during, 3 after and next morning"),
+        g(16, 2, expect="ADVANCE"),
+        g(18, 3, stiffness=True, expect="STIFFNESS"), g(21, 3), g(23, 3, expect="ADVANCE"),
+        g(25, 4),
+    ]
+
+
+def _stage_of(p: Plan) -> tuple[int | None, int, int | None, int | None]:
+    """(run s, walk s, total m, total s) of the plan's stage in its programme."""
+    if p.program == "gentle":
+        run_s, walk_s, total_m, _, total_s = GENTLE[p.stage]
+        return run_s, walk_s, total_m, total_s
+    run_s, walk_s, total_m, _ = STAGES[p.stage]
+    return run_s, walk_s, total_m, None
+
+
 def _bouts(p: Plan, speeds: tuple[float, float] = (2.6, 1.4)) -> list[tuple[str, float]]:
     """(gait, seconds) of a planned session; the last run stops when the total is reached
     (computed with the session's own run and walk speeds)."""
-    if p.sport != "running":
+    if p.sport == "cycling":
         return [("ride", 1800.0)]
     run_v, walk_v = speeds
-    run_s, walk_s, total_m, _ = STAGES[p.stage]
+    run_s, walk_s, total_m, total_s = _stage_of(p)
+    if run_s == 0:  # a walking stage: one brisk walk of the stage's duration
+        return [("walk", float(total_s or 1800))]
     run_s = p.run_s or run_s
     walk_s = p.walk_s if p.walk_s is not None else walk_s
     total_m = p.total_m or total_m
     bouts: list[tuple[str, float]] = [("walk", WARMUP_S)]
+    if total_s is not None:  # a timed main set of whole run/walk cycles
+        for _ in range(int(total_s // ((run_s or 0) + walk_s))):
+            bouts += [("run", float(run_s or 0)), ("walk", float(walk_s))]
+        bouts[-1] = ("walk", float(walk_s + COOLDOWN_S))
+        return bouts
+    assert total_m is not None
     covered = 0.0
     while covered < total_m:
         run = float(math.ceil(min(run_s or 1e9, (total_m - covered) / run_v)))
@@ -292,7 +359,7 @@ def write_fit(tr: dict[str, np.ndarray], start: dt.datetime, offset_s: int, p: P
                "distance": round(float(tr["dist"][i]), 2),
                "enhanced_speed": round(float(tr["device_v"][i]), 3),
                "enhanced_altitude": 35.0, "heart_rate": round(float(tr["hr"][i]))}
-        if sport == "running":
+        if sport in ("running", "walking"):
             leg = float(tr["c"][i]) / 2
             rec["cadence"] = int(leg)
             rec["fractional_cadence"] = round((leg - int(leg)) * 128) / 128
@@ -320,7 +387,7 @@ def write_fit(tr: dict[str, np.ndarray], start: dt.datetime, offset_s: int, p: P
                             "total_timer_time": float(t[stop - 1] + 1 - t[k]),
                             "total_distance": round(float(tr["dist"][stop - 1] - tr["dist"][k]), 2)})
     total_m = round(float(tr["dist"][-1]), 2)
-    avg_c = float(np.mean(tr["c"][tr["c"] > 0])) / (2 if sport == "running" else 1)
+    avg_c = float(np.mean(tr["c"][tr["c"] > 0])) / (2 if sport in ("running", "walking") else 1)
     common = {"start_time": t0, "total_elapsed_time": float(duration),
               "total_timer_time": float(duration - paused), "total_distance": total_m,
               "avg_heart_rate": round(float(np.mean(tr["hr"]))), "timestamp": end}
@@ -387,7 +454,7 @@ def _write(path: Path, data: bytes) -> None:
 
 
 CHECKIN_COLUMNS = ["athlete_id", "date", "warmup", "during", "next_day", "pain_during",
-                   "pain_after", "pain_next_morning", "swelling", "rpe", "note"]
+                   "pain_after", "pain_next_morning", "swelling", "stiffness", "rpe", "note"]
 MANIFEST_COLUMNS = ["path", "athlete_id", "kind", "format", "sport", "local_date", "stage",
                     "elapsed_s", "distance_m", "run_s", "pattern", "cadence_spm",
                     "truncated", "expect", "expect_error", "note"]
@@ -397,7 +464,7 @@ def _pattern(p: Plan, bouts: list[tuple[str, float]]) -> str:
     runs = [s for g, s in bouts if g == "run"]
     if len(runs) < 2:
         return ""
-    rec = STAGES[p.stage][1] if p.walk_s is None else p.walk_s
+    rec = _stage_of(p)[1] if p.walk_s is None else p.walk_s
     full = sorted(runs)[len(runs) // 2]
     return f"{int(round(full / 15) * 15)} s run : {int(round(rec / 15) * 15)} s walk × {len(runs)}"
 
@@ -412,11 +479,13 @@ def generate(out: Path) -> list[str]:
     with (inbox / "athletes.csv").open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["athlete_id", "name", "timezone", "sex", "hr_rest_bpm", "hr_max_bpm",
-                    "program", "program_start", "start_stage"])
+                    "program", "program_start", "start_stage", "injured_area", "cadence_target"])
         for a in ATHLETES:
+            program, area, cadence = SETTINGS[a.athlete_id]
             w.writerow([a.athlete_id, a.name, a.timezone, a.sex, a.hr_rest_bpm, a.hr_max_bpm,
-                        "", PROGRAM_START.isoformat(), 1])
-    plans = {"ana": _smooth_plan(), "ben": _pusher_plan(), "cara": _soreness_plan()}
+                        program, PROGRAM_START.isoformat(), 1, area, cadence])
+    plans = {"ana": _smooth_plan(), "ben": _pusher_plan(), "cara": _soreness_plan(),
+             "dev": _gentle_plan()}
     for ai, a in enumerate(ATHLETES):
         folder = inbox / a.athlete_id
         folder.mkdir(parents=True, exist_ok=True)
@@ -433,12 +502,12 @@ def generate(out: Path) -> list[str]:
             row: dict[str, object] = {
                 "athlete_id": a.athlete_id, "kind": "activity", "format": "fit",
                 "sport": p.sport, "local_date": local_date,
-                "stage": p.stage if p.sport == "running" else "",
+                "stage": p.stage if p.sport in ("running", "walking") else "",
                 "elapsed_s": int(tr["duration"][0]), "distance_m": round(float(tr["dist"][-1])),
                 "run_s": int(sum(s for g, s in bouts if g == "run")),
                 "pattern": _pattern(p, bouts) if p.sport == "running" else "",
                 "cadence_spm": round(float(np.median(tr["c"][tr["gait"] == "run"])))
-                if p.sport == "running" else "",
+                if p.sport == "running" and (tr["gait"] == "run").any() else "",
                 "truncated": "", "expect": p.expect, "expect_error": "", "note": p.note}
             if p.export == "zip":
                 zipped[f"{stem}.fit"] = fit
@@ -461,14 +530,16 @@ def generate(out: Path) -> list[str]:
                     manifest.append({**row, "path": f"inbox/{a.athlete_id}/{stem}.gpx",
                                      "kind": "duplicate", "format": "gpx",
                                      "note": "GPX export of the FIT run of the same day"})
-            if p.sport == "running":
+            if p.sport in ("running", "walking"):
                 w_, d_, n_ = p.checkin
                 pain = p.pain
                 checkins.append([a.athlete_id, local_date, w_ or "", d_ or "", n_ or "",
                                  "" if pain[0] is None else pain[0],
                                  "" if pain[1] is None else pain[1],
                                  "" if pain[2] is None else pain[2],
-                                 "yes" if n_ == "non_muscular" else "no",
+                                 "yes" if (n_ == "non_muscular" if p.swelling is None
+                                           else p.swelling) else "no",
+                                 "yes" if p.stiffness else "no",
                                  "" if p.rpe is None else p.rpe, p.note])
         if zipped:
             _write(folder / "export_2026-02.zip", _zip(zipped))
