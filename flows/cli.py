@@ -65,6 +65,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
                f"an earlier night; store: {summary['store']}")
     for p in summary.get("checkin_problems", []):
         typer.echo(f"  check-in rejected: {p['source']} line {p['line']} {p['column']}: {p['reason']}")
+    for p in summary.get("roster_problems", []):
+        typer.echo(f"  roster setting refused: {p['source']} line {p['line']} {p['column']} "
+                   f"{p['value']!r}: {p['reason']}")
 
 
 @app.command()
@@ -147,10 +150,15 @@ def status(store: StoreOpt = None, database_url: UrlOpt = None) -> None:
         n = nxt[nxt["athlete_id"] == aid]
         when = (f"stage {n.iloc[0]['stage']:.0f} from {pd.Timestamp(n.iloc[0]['date']).date()}" if len(n)
                 and n.iloc[0]["status"] != "undecided" else "undecided")
+        if len(n) and n.iloc[0]["phase"] == "post_programme":
+            when = (f"post-programme, {n.iloc[0]['run_days_per_week']} run days a week, from "
+                    f"{pd.Timestamp(n.iloc[0]['date']).date()}")
         if len(n) and n.iloc[0]["status"] == "review":
-            when += " (clinician review advised)"
+            when += f" (REVIEW: acknowledge with `comeback review {aid} --acknowledge`)"
         typer.echo(f"{aid:<10} {d['stage_after']:>5}  {d['date'].date()} {d['verdict']:<15} "
                    f"{alerts:>6}  {when}")
+        if isinstance(d.get("explanation"), str):
+            typer.echo(f"{'':<10} {d['explanation']}")
 
 
 @app.command()
@@ -180,7 +188,8 @@ def export(table: str, store: StoreOpt = None, database_url: UrlOpt = None,
 
 
 _CHOICES = {"warmup": ("none", "resolved", "persisted"), "during": ("none", "returned", "new"),
-            "next_day": ("none", "muscular", "non_muscular")}
+            "next_day": ("none", "muscular", "non_muscular"), "swelling": ("yes", "no"),
+            "stiffness": ("yes", "no")}
 
 
 @app.command()
@@ -189,6 +198,8 @@ def checkin(athlete_id: str, inbox: Annotated[str, typer.Option(help="Inbox fold
             warmup: Annotated[str | None, typer.Option(help="none | resolved | persisted")] = None,
             during: Annotated[str | None, typer.Option(help="none | returned | new")] = None,
             next_day: Annotated[str | None, typer.Option(help="none | muscular | non_muscular")] = None,
+            swelling: Annotated[str | None, typer.Option(help="Swelling at the injured area: yes | no")] = None,
+            stiffness: Annotated[str | None, typer.Option(help="Stiffness at the injured area: yes | no")] = None,
             rpe: Annotated[float | None, typer.Option(help="Session effort, CR-10 (0–10).")] = None,
             note: Annotated[str | None, typer.Option()] = None) -> None:
     """Record one check-in (asks for what the options do not give) into the athlete's checkins.csv."""
@@ -199,7 +210,8 @@ def checkin(athlete_id: str, inbox: Annotated[str, typer.Option(help="Inbox fold
     path = _inbox(inbox) / athlete_id / "checkins.csv"
     if not path.parent.is_dir():
         raise ComebackError(f"{path.parent}: no folder for athlete {athlete_id!r}")
-    answers: dict[str, Any] = {"warmup": warmup, "during": during, "next_day": next_day}
+    answers: dict[str, Any] = {"warmup": warmup, "during": during, "next_day": next_day,
+                               "swelling": swelling, "stiffness": stiffness}
     interactive = sys.stdin.isatty()
     for key, choices in _CHOICES.items():
         if answers[key] is None and interactive:
@@ -227,6 +239,37 @@ def checkin(athlete_id: str, inbox: Annotated[str, typer.Option(help="Inbox fold
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     tmp.replace(path)
     typer.echo(f"saved check-in for {athlete_id} on {row['date']} to {path}")
+
+
+@app.command()
+def review(athlete_id: str,
+           acknowledge: Annotated[bool, typer.Option("--acknowledge", help="Acknowledge the open review: the programme continues.")] = False,
+           note: Annotated[str | None, typer.Option(help="What was decided (stored with the acknowledgement).")] = None,
+           by: Annotated[str | None, typer.Option(help="Who acknowledges (a clinician's name).")] = None,
+           inbox: Annotated[str, typer.Option(help="Inbox folder (for the roster).")] = "data/sample/inbox",
+           store: StoreOpt = None, database_url: UrlOpt = None) -> None:
+    """Show an athlete's clinician review, or acknowledge it (--acknowledge) so the programme
+    continues from the current stage; the athlete is recomputed at once."""
+    from flows.nightly import default_store_root, open_store
+    from pipeline.athletes import read_roster
+    from pipeline.recompute import acknowledge_review
+
+    st = open_store(store or default_store_root(), database_url)
+    if acknowledge:
+        path = _inbox(inbox)
+        result = acknowledge_review(st, athlete_id, read_roster(path / "athletes.csv"), by=by,
+                                    note=note, program_dir=path)
+        first = result.next_sessions.iloc[0]
+        typer.echo(f"review acknowledged for {athlete_id}"
+                   + (f" by {by}" if by else "") + f"; next: {first['prescription']}")
+        return
+    nxt = st.table("next_sessions", athlete_id)
+    if not len(nxt):
+        raise ComebackError(f"no evaluation stored for athlete {athlete_id!r}")
+    typer.echo(f"{athlete_id}: {nxt.iloc[0]['status']}. {nxt.iloc[0]['why']}")
+    for r in st.table("reviews", athlete_id).to_dict("records"):
+        typer.echo(f"  acknowledged {r['acknowledged_utc']:%Y-%m-%d %H:%M} UTC"
+                   + (f" by {r['by']}" if r["by"] else "") + (f": {r['note']}" if r["note"] else ""))
 
 
 @app.command()

@@ -20,7 +20,7 @@ from prefect.futures import as_completed, wait
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline.athletes import read_roster
+from pipeline.athletes import read_roster, read_roster_checked
 from pipeline.inbox import InboxItem, iter_exports
 from pipeline.ingest import FileOutcome, ingest_items, unseen_items
 from pipeline.recompute import recompute, update_athletes
@@ -120,7 +120,8 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
     """
     root = store or default_store_root()
     inbox_path = Path(inbox)
-    roster = read_roster(inbox_path / "athletes.csv")
+    checked = read_roster_checked(inbox_path / "athletes.csv")
+    roster = checked.athletes
     st = open_store(root, database_url)
     everything = list(iter_exports(inbox_path))
     items = unseen_items(st, everything)  # only files that are new or changed since handled
@@ -144,7 +145,7 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
             outcomes.extend(fut.result())
         else:
             failures.append((label, fut.state.message))
-    update = update_athletes(st, inbox_path, roster)
+    update = update_athletes(st, inbox_path, roster, checked.problems)
     summary = {
         "ingested": sum(o.status == "ingested" for o in outcomes),
         "duplicates": sum(o.status == "duplicate" for o in outcomes),
@@ -153,6 +154,7 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
         "recomputed_athletes": list(update.recomputed),
         "files": [{"path": o.path, "status": o.status, "reason": o.reason} for o in outcomes],
         "checkin_problems": update.checkin_problems.to_dict("records"),
+        "roster_problems": checked.problems.to_dict("records"),
         "store": str(Path(root).resolve()),
     }
     create_markdown_artifact(key="comeback-nightly", markdown=_summary_markdown(summary),

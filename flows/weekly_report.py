@@ -20,10 +20,12 @@ def weekly_report(week: str | None = None, store: str | None = None, out: str = 
     """Write ``out/<week>/index.html`` and a page per athlete; returns the index path."""
     label = week or last_full_week()
     st = open_store(store or default_store_root(), database_url)
-    names = {}
+    names, areas = {}, {}
     if inbox and (Path(inbox) / "athletes.csv").exists():
-        names = {a: r.name for a, r in read_roster(Path(inbox) / "athletes.csv").items()}
-    index = write_reports(st, label, out, names)
+        roster = read_roster(Path(inbox) / "athletes.csv")
+        names = {a: r.name for a, r in roster.items()}
+        areas = {a: r.injured_area for a, r in roster.items() if r.injured_area}
+    index = write_reports(st, label, out, names, areas)
     pages = sorted(p.name for p in index.parent.glob("*.html") if p.name != "index.html")
     links = "\n".join(f"- [{p.removesuffix('.html')}]({(index.parent / p).resolve().as_uri()})"
                       for p in pages)

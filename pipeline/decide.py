@@ -153,8 +153,9 @@ class _Engine:
         wait = (f"{counted} of {cfg.min_completions} clean completions, {days} of "
                 f"{cfg.min_days_between_advances} days since last change")
         if counted < cfg.min_completions or days < cfg.min_days_between_advances:
-            where = ("post-programme, " if self.phase == "post_programme" else "")
-            return f"stay at stage {self.level} ({where}{self.freq} run days a week): {wait}"
+            where = (f" (post-programme, {self.freq} run days a week)"
+                     if self.phase == "post_programme" else "")
+            return f"stay at stage {self.level}{where}: {wait}"
         why = f"{counted} clean completions, {days} days since last change, {pain}"
         self.last_change_before = self.last_change
         self.last_change, self.counted = day, 0

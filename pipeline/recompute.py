@@ -11,15 +11,15 @@ import pandas as pd
 
 from pipeline.athletes import Athlete
 from pipeline.checkins import read_checkins
-from pipeline.errors import CheckInError
+from pipeline.errors import ArgumentError, CheckInError
 from pipeline.evaluate import Evaluation, evaluate
 from pipeline.program import program_file
 from pipeline.session import apply_checkin_rpe
 from pipeline.store import Store, file_key
 from schemas import CheckInProblems
 
-__all__ = ["AthleteUpdate", "athletes_to_recompute", "profile_fingerprint", "recompute",
-           "refresh_checkins", "update_athletes"]
+__all__ = ["AthleteUpdate", "acknowledge_review", "athletes_to_recompute", "profile_fingerprint",
+           "recompute", "refresh_checkins", "update_athletes"]
 
 
 def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.DataFrame:
@@ -89,7 +89,7 @@ def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlet
     store.update_sessions(sessions, ["rpe_cr10", "rpe_source", "srpe_au"])
     segments = store.table("segments", ids)
     result = evaluate(sessions, segments, checkins, {a: roster[a] for a in ids if a in roster},
-                      program_dir=program_dir)
+                      program_dir=program_dir, reviews=store.table("reviews", ids))
     store.replace_derived({"daily_load": result.daily_load, "decisions": result.decisions,
                            "flags": result.flags, "next_sessions": result.next_sessions},
                           {a: profile_fingerprint(roster.get(a), program_dir) for a in ids})
@@ -104,8 +104,31 @@ class AthleteUpdate:
     checkin_problems: pd.DataFrame
 
 
-def update_athletes(store: Store, inbox: Path, roster: Mapping[str, Athlete]) -> AthleteUpdate:
-    """Read changed check-ins, then recompute exactly the athletes whose inputs changed."""
+def acknowledge_review(store: Store, athlete_id: str, roster: Mapping[str, Athlete], *,
+                       by: str | None = None, note: str | None = None,
+                       program_dir: Path | None = None) -> Evaluation:
+    """A person acknowledges the athlete's open clinician review: store who, when and the
+    note, then recompute the athlete so the programme continues from its current level.
+
+    Raises:
+        ArgumentError: the athlete has no open review to acknowledge.
+    """
+    nxt = store.table("next_sessions", athlete_id)
+    if not len(nxt) or nxt.iloc[0]["status"] != "review":
+        raise ArgumentError(f"athlete {athlete_id!r} has no open clinician review to acknowledge")
+    opened = store.table("decisions", athlete_id).dropna(subset=["review"]).sort_values("date")
+    what = (f"{opened.iloc[-1]['date']:%Y-%m-%d}: {opened.iloc[-1]['review']}" if len(opened)
+            else None)
+    store.acknowledge_review(athlete_id, by=by, note=note, review=what)
+    return recompute(store, [athlete_id], roster, program_dir)
+
+
+def update_athletes(store: Store, inbox: Path, roster: Mapping[str, Athlete],
+                    roster_problems: pd.DataFrame | None = None) -> AthleteUpdate:
+    """Record the roster's refused settings, read changed check-ins, then recompute exactly
+    the athletes whose inputs changed."""
+    if roster_problems is not None:
+        store.replace_problems(str(inbox / "athletes.csv"), roster_problems)
     problems = refresh_checkins(store, inbox, roster)
     due = athletes_to_recompute(store, roster, program_dir=inbox)
     if due:

@@ -70,7 +70,7 @@ def _svg(fig: Any) -> Markup:
 
 
 def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame,
-            start: dt.date, end: dt.date) -> dict[str, Markup]:
+            start: dt.date, end: dt.date, cadence_target: float | None = None) -> dict[str, Markup]:
     lo = pd.Timestamp(end) - pd.Timedelta(days=55)
     d = daily[(daily["date"] >= lo) & (daily["date"] <= pd.Timestamp(end))]
     s = sessions[sessions["local_date"] <= pd.Timestamp(end)]
@@ -113,6 +113,8 @@ def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame
     recent = s.tail(30)
     fig, axes = plt.subplots(1, 2, figsize=(6.5, 1.8))
     axes[0].plot(recent["local_date"], recent["cadence_spm_median"], marker="o", color="#1f4e79")
+    if cadence_target is not None:
+        axes[0].axhline(cadence_target, color="#c55a11", ls="--", lw=1)
     axes[0].set_ylabel("cadence (steps/min)")
     axes[1].plot(recent["local_date"], recent["main_set_ratio"], marker="o", color="#548235")
     axes[1].set_ylabel("run:walk (main set)")
@@ -128,7 +130,7 @@ def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame
     ax.scatter(dec["date"], dec["stage_after"], c=[colours.get(v, "#000") for v in dec["verdict"]],
                zorder=3, s=18)
     ax.set_ylabel("stage")
-    ax.set_yticks(range(1, 7))
+    ax.set_yticks(range(1, max(6, int(dec["stage_after"].max()) if len(dec) else 6) + 1))
     charts["soreness"] = _svg(fig)
     return charts
 
@@ -146,6 +148,7 @@ class AthleteWeek:
     review: bool
     sessions: int
     file: str
+    why: str | None = None  # the latest decision's explanation
 
     @property
     def attention(self) -> int:
@@ -199,13 +202,15 @@ def _quality_notes(rows: list[dict[str, Any]], quarantined: pd.DataFrame) -> lis
 
 
 def write_reports(store: Store, week: str, out_dir: str | Path,
-                  names: dict[str, str] | None = None) -> Path:
+                  names: dict[str, str] | None = None,
+                  injured_areas: dict[str, str] | None = None) -> Path:
     """Write ``out_dir/<week>/index.html`` and one page per athlete; returns the index path.
 
     Args:
         store: The store to read (validated tables).
         week: ISO week ``YYYY-Www``.
         names: athlete_id → display name (from the roster); ids are shown otherwise.
+        injured_areas: athlete_id → the roster's injured side/area, shown on the page.
     """
     start, end = iso_week(week)
     folder = Path(out_dir) / week
@@ -218,6 +223,7 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
     flags_all, checkins_all = store.table("flags"), store.table("checkins")
     nexts = store.table("next_sessions").set_index("athlete_id")
     files = store.table("files")
+    reviews_all = store.table("reviews")
     overview = []
 
     def in_week(f: pd.DataFrame, col: str = "date") -> pd.DataFrame:
@@ -241,6 +247,8 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
         quality = _quality_notes(
             rows, files[(files["athlete_id"] == aid) & (files["status"] == "quarantined")])
         nxt = _plain(nexts.loc[aid].to_dict()) if aid in nexts.index else None
+        targets = decisions["cadence_target_spm"].dropna()
+        target = float(targets.iloc[-1]) if len(targets) else None
         page = f"{aid}.html"
         html = env.get_template("athlete.html.j2").render(
             athlete_id=aid, name=names.get(aid, aid), week=week, start=start, end=end,
@@ -248,7 +256,9 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
             today=today,
             acwr_label=acwr_label(today["ratio_uncoupled"]) if today else None,
             acwr_info=ACWR_INFO_TEXT, next_session=nxt, quality=quality,
-            charts=_charts(daily, sessions, decisions, start, end) if len(sessions) else {})
+            injured_area=(injured_areas or {}).get(aid), cadence_target=target,
+            reviews=reviews_all[reviews_all["athlete_id"] == aid].to_dict("records"),
+            charts=_charts(daily, sessions, decisions, start, end, target) if len(sessions) else {})
         (folder / page).write_text(html, encoding="utf-8")
         overview.append(AthleteWeek(
             athlete_id=aid, name=names.get(aid, aid),
@@ -257,7 +267,7 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
             alerts=int((week_flags["severity"] == "alert").sum()),
             cautions=int((week_flags["severity"] == "caution").sum()),
             review=bool(nxt and nxt.get("status") == "review"), sessions=len(week_sessions),
-            file=page))
+            file=page, why=(latest.get("explanation") or latest.get("reason")) if latest else None))
     overview.sort(key=lambda a: (-a.attention, a.athlete_id))
     index = folder / "index.html"
     index.write_text(env.get_template("index.html.j2").render(

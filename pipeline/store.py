@@ -559,6 +559,13 @@ class Store:
             self._replace(conn, "checkin_problems", [athlete_id], problems)
             self._set_state(conn, {athlete_id: {"checkins_sha256": sha256, "stale": True}})
 
+    def replace_problems(self, source: str, problems: pd.DataFrame) -> None:
+        """Replace the refused values recorded for one input file (e.g. the roster)."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(CHECKIN_PROBLEMS.delete().where(CHECKIN_PROBLEMS.c.source == source))
+            if len(problems):
+                conn.execute(CHECKIN_PROBLEMS.insert(), _rows(problems, CHECKIN_PROBLEMS))
+
     def acknowledge_review(self, athlete_id: str, *, by: str | None = None,
                            note: str | None = None, review: str | None = None,
                            at: pd.Timestamp | None = None) -> pd.DataFrame:

@@ -81,7 +81,8 @@ def test_cli_user_errors_are_one_line_and_nonzero(args, tmp_path):
 def test_cli_export_and_checkin(tmp_path):
     inbox = small_inbox(tmp_path, n=0, checkins="athlete_id,date,warmup\n")
     out = _cli("checkin", "ana", "--inbox", str(inbox), "--date", "2026-02-02", "--warmup",
-               "resolved", "--during", "none", "--next-day", "muscular", "--rpe", "4")
+               "resolved", "--during", "none", "--next-day", "muscular", "--rpe", "4",
+               "--swelling", "no", "--stiffness", "yes")
     assert out.returncode == 0, out.stderr
     from pipeline.checkins import read_checkins
 
@@ -90,8 +91,46 @@ def test_cli_export_and_checkin(tmp_path):
     row = result.checkins.iloc[0]
     assert (row["warmup"], row["during"], row["next_day"], row["rpe"]) == (
         "resolved", "none", "muscular", 4.0)
+    assert (row["swelling"], row["stiffness"]) == (False, True)
     bad = _cli("checkin", "ana", "--inbox", str(inbox), "--warmup", "sore")
     assert bad.returncode == 2 and "warmup" in bad.stderr
+
+
+def test_cli_review_acknowledge_and_export(tmp_path):
+    """cara's tenth session (an X1 drop at level 1) opens a review: status and the review
+    command say so; an acknowledgement is stored with who, when and the note, exported, and
+    the athlete is recomputed at once (ready again)."""
+    inbox = small_inbox(tmp_path, athlete="cara", n=10)
+    store = str(tmp_path / "store")
+    assert _cli("ingest", str(inbox), "--store", store).returncode == 0
+    status = _cli("status", "--store", store)
+    assert "REVIEW: acknowledge with `comeback review cara --acknowledge`" in status.stdout
+    assert "Drop to stage 1: soreness first appeared during the session" in status.stdout
+    shown = _cli("review", "cara", "--store", store)
+    assert shown.returncode == 0 and shown.stdout.startswith("cara: review.")
+    none = _cli("review", "ana", "--store", store, "--acknowledge", "--inbox", str(inbox))
+    assert none.returncode == 2 and "no open clinician review" in none.stderr
+    note = "<script>alert(1)</script> seen in clinic"
+    ack = _cli("review", "cara", "--acknowledge", "--by", "Dr Lee", "--note", note,
+               "--inbox", str(inbox), "--store", store)
+    assert ack.returncode == 0, ack.stderr
+    assert ack.stdout.startswith("review acknowledged for cara by Dr Lee; next: Stage 1")
+    from pipeline.store import Store
+
+    st = Store(store)
+    assert st.table("next_sessions", "cara").iloc[0]["status"] == "ready"
+    exported = _cli("export", "reviews", "--store", store, "--format", "json")
+    rows = __import__("json").loads(exported.stdout)
+    assert [(r["athlete_id"], r["by"], r["note"]) for r in rows] == [("cara", "Dr Lee", note)]
+    assert rows[0]["review"].endswith("drop requested at level 1; 2 drops within 14 days")
+    week = st.table("decisions", "cara")["date"].max().strftime("%G-W%V")
+    out = tmp_path / "reports"
+    assert _cli("report", "--week", week, "--store", store, "--out", str(out),
+                "--inbox", str(inbox)).returncode == 0
+    page = (out / week / "cara.html").read_text()
+    assert "Review acknowledged" in page and "Dr Lee" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert "injured area: right knee (ACL reconstruction)" in page
 
 
 def _comparable(store_root: Path):
