@@ -14,6 +14,7 @@ the review; DROPs still apply), and the post-programme phase.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -166,7 +167,7 @@ class _Engine:
             self.phase, self.post_start = "post_programme", day
             return (f"programme completed: {why}; the post-programme phase starts at "
                     f"{self.freq} run days a week")
-        week = sum(1 for d in self.run_days if (day - d).days < 7)
+        week = len(self.run_days) - bisect.bisect_right(self.run_days, day - dt.timedelta(days=7))
         if self.freq < cfg.frequency_goal:
             if week < self.freq:
                 self.last_change, self.counted = self.last_change_before, counted
@@ -340,18 +341,24 @@ def decide_athlete(athlete_id: str, session_days: Iterable[SessionDay | tuple[dt
     days = sorted((d if isinstance(d, SessionDay) else SessionDay(d[0], d[1])
                    for d in session_days), key=lambda d: d.date)
     q4_all = sorted((pre_session or {}).items())
+    q4_dates = [d for d, _ in q4_all]
+    # The baseline: the last next-morning pain recorded before each session (bisect, not a scan).
+    mornings = sorted((d, a.pain_next_morning) for d, a in answers.items()
+                      if a.pain_next_morning is not None)
+    morning_dates = [d for d, _ in mornings]
     decided: list[dt.date] = []
     for k, sd in enumerate(days):
         if sd.kind == "walk" and not program.stage(e.level).is_walk:
             continue
         next_date = days[k + 1].date if k + 1 < len(days) else None
         # Q4 answered after this session, up to the next one, is about this session only.
-        q4 = [(d, v) for d, v in q4_all if d > sd.date and (next_date is None or d <= next_date)]
-        q4_day, q4_answer = q4[0] if q4 else (None, None)
+        i = bisect.bisect_right(q4_dates, sd.date)
+        q4_day, q4_answer = q4_all[i] if i < len(q4_all) and (
+            next_date is None or q4_all[i][0] <= next_date) else (None, None)
         a = replace(answers.get(sd.date, Answers()), pre_session=q4_answer)
-        morning = [answers[d].pain_next_morning for d in sorted(answers)
-                   if d < sd.date and answers[d].pain_next_morning is not None]
-        e.step(sd, a, sd.date in answers, q4_day, morning[-1] if morning else None)
+        j = bisect.bisect_left(morning_dates, sd.date)
+        baseline = mornings[j - 1][1] if j else None
+        e.step(sd, a, sd.date in answers, q4_day, baseline)
         decided.append(sd.date)
     if e.review is not None and e.review_since is not None and any(
             a >= e.review_since for a in e.acks):

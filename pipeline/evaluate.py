@@ -85,13 +85,39 @@ def _session_days(runs: pd.DataFrame, walks: pd.DataFrame) -> list[SessionDay]:
     return list(days.values())
 
 
-def _next_session(aid: str, athlete: Athlete, program: Program, p: Progress,
+def _decide(athlete: Athlete, start: dt.date, program: Program, cfg: RuleConfig,
+            runs: pd.DataFrame, walks: pd.DataFrame, segments: pd.DataFrame,
+            checkins: pd.DataFrame, reviews: pd.DataFrame | None,
+            ) -> tuple[Progress, dict[str, IntervalStructure]]:
+    """One athlete's sessions, check-ins and acknowledgements through the decision engine."""
+    aid = athlete.athlete_id
+    seg = segments[segments["activity_id"].isin(runs["activity_id"])
+                   | segments["activity_id"].isin(walks["activity_id"])]
+    structures: dict[str, IntervalStructure] = {
+        str(a): interval_structure(g) for a, g in seg.groupby("activity_id")}
+    mine = checkins[checkins["athlete_id"] == aid] if len(checkins) else checkins
+    answers = {pd.Timestamp(r["date"]).date(): _answers(r) for r in mine.to_dict("records")}
+    pre = {pd.Timestamp(r["date"]).date(): r["pre_session"] for r in mine.to_dict("records")
+           if isinstance(r.get("pre_session"), str)}
+    acks = [] if reviews is None or not len(reviews) else [
+        pd.Timestamp(t).date() for t in reviews.loc[reviews["athlete_id"] == aid,
+                                                    "acknowledged_utc"]]
+
+    def completed(activity: str | None, stage_no: int) -> bool | None:
+        st = structures.get(activity or "")
+        return None if st is None else stage_compliance(st, program.stage(stage_no)).completed
+
+    outcome = decide_athlete(aid, _session_days(runs, walks), answers, program, start,
+                             athlete.start_stage, cfg, completed, pre, acknowledged=acks,
+                             cadence_target=cadence_target_spm(athlete, runs))
+    return outcome, structures
+
+
+def _next_session(aid: str, start: dt.date, program: Program, p: Progress,
                   cfg: RuleConfig) -> dict[str, Any]:
     """The next prescribed session, and the sentence that says why."""
     stage = program.stage(p.level)
-    when = next_run_date(p.last_run, p.rest_until,
-                         cfg.min_rest_days_between_runs) or athlete.program_start
-    assert when is not None  # athletes without a programme start are undecided earlier
+    when = next_run_date(p.last_run, p.rest_until, cfg.min_rest_days_between_runs) or start
     last = p.decisions.iloc[-1] if len(p.decisions) else None
     why = last["explanation"] if last is not None else "Programme start: no session yet."
     if p.review:
@@ -157,31 +183,12 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
             continue
         cfg = athlete_config(athlete, cfg)
         walks = walks_all[walks_all["athlete_id"] == aid]
-        seg = segments[segments["activity_id"].isin(runs["activity_id"])
-                       | segments["activity_id"].isin(walks["activity_id"])]
-        structures: dict[str, IntervalStructure] = {
-            str(a): interval_structure(g) for a, g in seg.groupby("activity_id")}
-        mine = checkins[checkins["athlete_id"] == aid] if len(checkins) else checkins
-        answers = {pd.Timestamp(r["date"]).date(): _answers(r) for r in mine.to_dict("records")}
-        pre = {pd.Timestamp(r["date"]).date(): r["pre_session"] for r in mine.to_dict("records")
-               if isinstance(r.get("pre_session"), str)}
-        acks = [] if reviews is None or not len(reviews) else [
-            pd.Timestamp(t).date() for t in reviews.loc[reviews["athlete_id"] == aid,
-                                                        "acknowledged_utc"]]
-
-        def completed(activity: str | None, stage_no: int,
-                      _p: Program = program, _s: Mapping[str, IntervalStructure] = structures) -> bool | None:
-            st = _s.get(activity or "")
-            return None if st is None else stage_compliance(st, _p.stage(stage_no)).completed
-
-        outcome = decide_athlete(aid, _session_days(runs, walks), answers, program,
-                                 athlete.program_start, athlete.start_stage, cfg, completed,
-                                 pre, acknowledged=acks,
-                                 cadence_target=cadence_target_spm(athlete, runs))
+        outcome, structures = _decide(athlete, athlete.program_start, program, cfg, runs, walks,
+                                      segments, checkins, reviews)
         decisions.extend(outcome.decisions.to_dict("records"))  # type: ignore[arg-type]
         flag_rows.extend(outcome.flags)
         flag_rows.extend(program_flags(aid, runs, outcome.decisions, program, structures, cfg))
-        nexts.append(_next_session(aid, athlete, program, outcome, cfg))
+        nexts.append(_next_session(aid, athlete.program_start, program, outcome, cfg))
         if not len(outcome.decisions):
             decisions.append(_undecided(aid, pd.Timestamp(athlete.program_start),
                                         "no running session has been recorded yet"))
