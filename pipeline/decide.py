@@ -241,7 +241,7 @@ class _Engine:
         if acknowledged:
             explanation = f"{acknowledged}; {explanation}"
         self.rows.append(self._row(sd, verdict, fired, days_off, before, days, review,
-                                   _reason(words, verdict, self, days, explanation), a, baseline,
+                                   _reason(words, verdict, self, days, days_off, explanation), a, baseline,
                                    explanation))
 
     def _eligible(self, sd: SessionDay, blocked: bool, gates: list[Gate], days: int,
@@ -296,12 +296,13 @@ class _Engine:
                 "inputs": inputs, "explanation": explanation[0].upper() + explanation[1:] + "."}
 
 
-def _reason(words: str, verdict: str, e: _Engine, days: int, explanation: str) -> str:
+def _reason(words: str, verdict: str, e: _Engine, days: int, days_off: int,
+            explanation: str) -> str:
     """The soreness rules' own words and action (the decision's short reason)."""
     if verdict == "ADVANCE_OK" and explanation.startswith("held"):
         return f"{words[0].upper()}{words[1:]}; {explanation}."
     action = {
-        "DROP": f"{e.rest_until} rest, then stage {e.level}",
+        "DROP": f"{days_off} day(s) off, then stage {e.level}",
         "HOLD": f"rest until {e.rest_until}, stay at stage {e.level}",
         "STAY": f"stay at stage {e.level}",
         "ADVANCE_OK": f"eligible; stay at stage {e.level} ({e.counted} of "
