@@ -81,7 +81,7 @@ def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame
     ax.plot(d["date"], d["acute"], color="#1f4e79", label="acute (7-day total)")
     ax.plot(d["date"], d["chronic"], color="#c55a11", label="chronic (weekly average, 3 weeks before)")
     ax.axvspan(pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(hours=23),  # type: ignore[arg-type]
-               color="#eee")
+               color="#eee", zorder=0)  # behind the bars, not over them
     ax.set_ylabel("minutes")
     ax.legend(loc="upper left", frameon=False, fontsize=7)
     charts["load"] = _svg(fig)
