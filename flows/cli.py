@@ -21,8 +21,9 @@ StoreOpt = Annotated[str | None, typer.Option(
 UrlOpt = Annotated[str | None, typer.Option(
     "--database-url", envvar="COMEBACK_DATABASE_URL",
     help="SQLAlchemy URL of a PostgreSQL database instead of the embedded SQLite.")]
-TABLE_NAMES = ("files", "sessions", "segments", "checkins", "daily_load", "decisions", "flags",
-               "next_sessions", "reviews", "checkin_problems")
+TABLE_NAMES = ("files", "sessions", "segments", "checkins", "daily_load", "cross_training_daily",
+               "readiness", "readiness_readings", "decisions", "flags", "next_sessions",
+               "reviews", "checkin_problems")
 
 
 def _quiet_prefect() -> None:
@@ -166,8 +167,9 @@ def export(table: str, store: StoreOpt = None, database_url: UrlOpt = None,
            athlete: Annotated[str | None, typer.Option(help="Only this athlete.")] = None,
            fmt: Annotated[str, typer.Option("--format", help="csv, parquet or json.")] = "csv",
            out: Annotated[str | None, typer.Option(help="File to write (default: stdout).")] = None) -> None:
-    """Export a table: files, sessions, segments, checkins, daily_load, decisions, flags,
-    next_sessions, reviews (clinician-review acknowledgements), checkin_problems."""
+    """Export a table: files, sessions, segments, checkins, daily_load, cross_training_daily,
+    readiness, readiness_readings, decisions, flags, next_sessions, reviews (clinician-review
+    acknowledgements), checkin_problems."""
     from flows.nightly import default_store_root, open_store
 
     if table not in TABLE_NAMES:

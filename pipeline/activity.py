@@ -12,7 +12,7 @@ import pandas as pd
 from pipeline.errors import ArgumentError
 
 __all__ = ["NAT", "Activity", "Columns", "Device", "MessageTable", "Provenance", "SessionSummary",
-           "centred_median", "to_columns", "to_frame", "utc_index"]
+           "centred_median", "sport_kind", "to_columns", "to_frame", "utc_index"]
 
 RECORD_COLUMNS = (
     "timestamp_utc",
@@ -31,6 +31,32 @@ LAP_COLUMNS = ("start_utc", "elapsed_s", "timer_s", "distance_m")
 SPLIT_COLUMNS = ("split_type", "start_utc", "end_utc", "elapsed_s", "timer_s", "distance_m")
 # Sports whose cadence counts steps (cycling cadence counts pedal revolutions).
 FOOT_SPORTS = frozenset({"running", "walking", "hiking", "generic", "training", "unknown"})
+
+# What an activity counts as (``schemas.ACTIVITY_KINDS``): only ``run`` is running load;
+# ``walk`` completes a walking stage; ``cross_training`` has a load series of its own.
+# FIT sport names (and the GPX/TCX types read into them) by kind. ``generic`` and
+# ``unknown`` are not here: the recording itself decides (pipeline.session.session_kind).
+_SPORT_KINDS = {
+    "running": "run",
+    "walking": "walk", "hiking": "walk",
+    **{sport: "cross_training" for sport in (
+        "cycling", "e_biking", "swimming", "rowing", "fitness_equipment", "training",
+        "cross_country_skiing", "alpine_skiing", "snowboarding", "snowshoeing", "paddling",
+        "kayaking", "rafting", "stand_up_paddleboarding", "inline_skating", "ice_skating",
+        "rock_climbing", "mountaineering", "floor_climbing", "hiit", "boxing",
+        "tennis", "soccer", "basketball", "water_skiing", "surfing", "windsurfing",
+        "kitesurfing", "wakeboarding", "racket", "dance", "yoga",
+        "pilates", "strength_training", "cardio_training", "elliptical", "stair_climbing")},
+}
+
+
+def sport_kind(sport: str) -> str | None:
+    """The kind a sport name says an activity is; None when only the data can tell
+    (``generic``, ``unknown``). Any other named sport (diving, a multisport transition,
+    a GPX type no one maps) is ``other``."""
+    if sport in ("generic", "unknown"):
+        return None
+    return _SPORT_KINDS.get(sport.removeprefix("other:"), "other")
 
 
 # Records as numpy arrays by column name, ``timestamp_utc`` as int64 UTC nanoseconds. The
@@ -158,7 +184,7 @@ class Provenance:
     """Where the data came from and how much to trust it.
 
     Attributes:
-        format: ``fit`` or ``gpx``.
+        format: ``fit``, ``gpx`` or ``tcx``.
         sha256: Hex digest of the decoded (decompressed) bytes.
         decoder: Library and version that decoded the file.
         crc_ok: FIT file CRC verified (None for formats without a CRC).

@@ -5,7 +5,9 @@ Optional setting columns (empty = the default): ``run_days_limit`` (S2, 1–7 ru
 rolling 7 days, default 3), ``pain_ceiling`` (S8, 2 or 3 /10, default 3), ``frequency_goal``
 (S5, run days a week after the programme, 3–6, default 5), ``injured_area`` (free text shown
 in the report) and ``cadence_target`` (steps per minute, e.g. ``172``, or a rise over the
-athlete's baseline, e.g. ``+5%``). A bad setting is reported (file, line, column, reason) and
+athlete's baseline, e.g. ``+5%``) and ``cross_training_in_load`` (``yes`` adds the athlete's
+cross-training minutes to the running-minute series the ratios read; default ``no``: running
+load is running only). A bad setting is reported (file, line, column, reason) and
 the default is used: a typo in one cell never stops the night.
 """
 
@@ -29,7 +31,7 @@ __all__ = ["ROSTER_COLUMNS", "SETTING_COLUMNS", "Athlete", "CadenceTarget", "Ros
 ROSTER_COLUMNS = ("athlete_id", "name", "timezone", "sex", "hr_rest_bpm", "hr_max_bpm",
                   "program", "program_start", "start_stage")
 SETTING_COLUMNS = ("run_days_limit", "pain_ceiling", "frequency_goal", "injured_area",
-                   "cadence_target")
+                   "cadence_target", "cross_training_in_load")
 SEXES = ("male", "female", "female_gc")
 _PROBLEM_COLUMNS = list(CheckInProblems.to_schema().columns)
 
@@ -71,6 +73,7 @@ class Athlete:
     frequency_goal: int | None = None
     injured_area: str | None = None
     cadence_target: CadenceTarget | None = None
+    cross_training_in_load: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -113,9 +116,17 @@ def _cadence_target(text: str) -> CadenceTarget:
     return CadenceTarget(spm=spm)
 
 
+def _yes_no(text: str) -> bool:
+    answer = text.strip().lower()
+    if answer not in ("yes", "no", "true", "false", "1", "0"):
+        raise ValueError("yes or no")
+    return answer in ("yes", "true", "1")
+
+
 _SETTINGS: dict[str, Callable[[str], object]] = {
     "run_days_limit": _whole(1, 7), "pain_ceiling": _pain_ceiling,
-    "frequency_goal": _whole(3, 6), "injured_area": str, "cadence_target": _cadence_target}
+    "frequency_goal": _whole(3, 6), "injured_area": str, "cadence_target": _cadence_target,
+    "cross_training_in_load": _yes_no}
 
 
 def _settings(row: dict[str, str | None], aid: str, source: str, line: int,

@@ -29,7 +29,7 @@ def decide_cadence_scale(
     Args:
         cadence: Values as the file holds them; for FIT already doubled from one-leg rpm.
         speed_mps: Speed of the same samples (NaN where unknown).
-        source: ``fit`` or ``gpx``.
+        source: ``fit``, ``gpx`` or ``tcx`` (GPX and TCX are decided alike).
 
     Returns:
         ``(scale, factor)``: scale is ``per_leg``, ``spm``, ``implausible`` or ``unknown``;

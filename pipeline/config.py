@@ -48,6 +48,9 @@ class RuleConfig:
             this share a week, one variable at a time [PRODUCT; 10 % keeps clear of the
             Nielsen 30 % weekly threshold].
         low_chronic_fraction: chronic below this share of phase-1 weekly load → low confidence.
+        resting_hr_rise_bpm / sleep_short_h: on a run day, a resting heart rate this far above
+            the median of the 7 days before, or a night shorter than this, is an information
+            flag (RESTING_HR_HIGH, SLEEP_SHORT) [PRODUCT; readiness, not a diagnosis].
     """
 
     spike_small: float = 0.10
@@ -69,3 +72,5 @@ class RuleConfig:
     post_guard_weeks: int = 6
     volume_step: float = 0.10
     low_chronic_fraction: float = 0.25
+    resting_hr_rise_bpm: float = 7.0
+    sleep_short_h: float = 6.0

@@ -14,7 +14,7 @@ import pandas as pd
 
 __all__ = ["DedupConfig", "find_duplicates"]
 
-_FORMAT_RANK = {"fit": 0, "gpx": 1}
+_FORMAT_RANK = {"fit": 0, "gpx": 1, "tcx": 2}  # the richer file is kept
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,11 @@ class DedupConfig:
     Attributes:
         start_tolerance_s: Starts within this many seconds (after removing whole hours).
         max_hour_shift: Whole-hour clock shifts considered (±14 h covers every UTC offset).
-        elapsed_rel: Elapsed times within this fraction.
-        distance_rel: Distances within this fraction (when both are known).
+        elapsed_rel / elapsed_abs_s: Elapsed times within this fraction, or within this
+            many seconds (an export that lost its last point or two on a short session).
+        distance_rel / distance_abs_m: Distances within this fraction or this many metres
+            (when both are known; a GPX distance summed from positions is not the watch's
+            odometer). Measured on the corpus pairs in docs/decisions.md.
         shifted_elapsed_s / shifted_distance_rel: Stricter tolerances for a whole-hour
             shift, because the same loop run morning and evening can start on whole hours;
             a shifted copy of one recording differs in nothing but its clock.
@@ -34,15 +37,17 @@ class DedupConfig:
     start_tolerance_s: float = 60.0
     max_hour_shift: int = 14
     elapsed_rel: float = 0.05
+    elapsed_abs_s: float = 30.0
     distance_rel: float = 0.05
+    distance_abs_m: float = 100.0
     shifted_elapsed_s: float = 5.0
     shifted_distance_rel: float = 0.01
 
 
-def _close(a: float, b: float, rel: float) -> bool:
+def _close(a: float, b: float, rel: float, floor: float = 0.0) -> bool:
     if np.isnan(a) or np.isnan(b):
         return True
-    return abs(a - b) <= rel * max(abs(a), abs(b), 1e-9)
+    return abs(a - b) <= max(rel * max(abs(a), abs(b), 1e-9), floor)
 
 
 def _same(start_a: int, start_b: int, ea: float, eb: float, da: float, db: float,
@@ -55,7 +60,8 @@ def _same(start_a: int, start_b: int, ea: float, eb: float, da: float, db: float
     if hours:
         return (abs(ea - eb) <= max(cfg.shifted_elapsed_s, 0.005 * max(ea, eb))
                 and _close(da, db, cfg.shifted_distance_rel))
-    return _close(ea, eb, cfg.elapsed_rel) and _close(da, db, cfg.distance_rel)
+    return (_close(ea, eb, cfg.elapsed_rel, cfg.elapsed_abs_s)
+            and _close(da, db, cfg.distance_rel, cfg.distance_abs_m))
 
 
 def find_duplicates(sessions: pd.DataFrame, config: DedupConfig | None = None) -> pd.Series:
@@ -65,8 +71,9 @@ def find_duplicates(sessions: pd.DataFrame, config: DedupConfig | None = None) -
     at it. Sessions are compared in start order (ties in the order given).
 
     Args:
-        sessions: Columns ``activity_id, athlete_id, sport, start_utc, elapsed_s,
-            distance_m, source_format`` (the Sessions layer).
+        sessions: Columns ``activity_id, athlete_id, kind, start_utc, elapsed_s,
+            distance_m, source_format`` (the Sessions layer). Only sessions of the same kind
+            are compared: a FIT file's sport and a GPX file's type are often named apart.
     """
     cfg = config or DedupConfig()
     out: list[object] = [None] * len(sessions)
@@ -76,7 +83,7 @@ def find_duplicates(sessions: pd.DataFrame, config: DedupConfig | None = None) -
     start = pd.DatetimeIndex(sessions["start_utc"]).as_unit("ns").asi8
     elapsed = sessions["elapsed_s"].to_numpy(dtype="float64", na_value=np.nan)
     distance = sessions["distance_m"].to_numpy(dtype="float64", na_value=np.nan)
-    groups = sessions.groupby(["athlete_id", "sport"], sort=False).indices
+    groups = sessions.groupby(["athlete_id", "kind"], sort=False).indices
     for members in groups.values():
         rows = np.asarray(members)[np.argsort(start[members], kind="stable")]
         starts = start[rows]

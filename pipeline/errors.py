@@ -17,6 +17,7 @@ __all__ = [
     "CorruptFileError",
     "EmptyActivityError",
     "InputFileError",
+    "NotAnActivityError",
     "ProgramError",
     "StoreError",
     "TruncatedFileError",
@@ -64,6 +65,11 @@ class UnsupportedFileError(InputFileError):
     """Unknown format, or a valid file that is not a recorded activity (settings, route...)."""
 
     kind = "unsupported"
+
+
+class NotAnActivityError(UnsupportedFileError):
+    """A valid FIT file of another type (monitoring, sleep, settings...): wellness files
+    among them are read for daily readiness instead."""
 
 
 class EmptyActivityError(InputFileError):

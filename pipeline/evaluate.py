@@ -19,9 +19,10 @@ from pipeline.athletes import Athlete
 from pipeline.config import RuleConfig
 from pipeline.decide import Progress, SessionDay, athlete_config, decide_athlete
 from pipeline.errors import ProgramError
-from pipeline.load import daily_load, running_sessions, walking_sessions
+from pipeline.load import cross_training_daily, daily_load, running_sessions, walking_sessions
 from pipeline.program import Program, next_run_date, program_for, stage_compliance
-from pipeline.rules import FLAG_COLUMNS, program_flags, progression_flags
+from pipeline.readiness import daily_readiness
+from pipeline.rules import FLAG_COLUMNS, program_flags, progression_flags, readiness_flags
 from pipeline.session import IntervalStructure, interval_structure
 from pipeline.soreness import Answers
 from schemas import Decisions, Flags, NextSessions
@@ -41,6 +42,14 @@ class Evaluation:
     decisions: pd.DataFrame
     flags: pd.DataFrame
     next_sessions: pd.DataFrame
+    cross_training: pd.DataFrame  # CrossTrainingDaily: never part of daily_load by default
+    readiness: pd.DataFrame  # Readiness: one row per day with a reading
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The derived tables by their store names."""
+        return {"daily_load": self.daily_load, "decisions": self.decisions,
+                "flags": self.flags, "next_sessions": self.next_sessions,
+                "cross_training_daily": self.cross_training, "readiness": self.readiness}
 
 
 def _answers(row: Mapping[Any, Any]) -> Answers:
@@ -143,7 +152,8 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
              roster: Mapping[str, Athlete], *, config: RuleConfig | None = None,
              overrides: Mapping[str, RuleConfig] | None = None, program_dir: Path | None = None,
              unrecorded: pd.DataFrame | None = None, today: dt.date | None = None,
-             reviews: pd.DataFrame | None = None) -> Evaluation:
+             reviews: pd.DataFrame | None = None,
+             readiness: pd.DataFrame | None = None) -> Evaluation:
     """Load history, decisions, flags and next sessions for every athlete with data.
 
     Args:
@@ -152,12 +162,16 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
         overrides: per-athlete RuleConfig.
         program_dir: where relative program file names in the roster are found.
         reviews: the store's Reviews (clinician-review acknowledgements).
+        readiness: the Readiness table (:func:`pipeline.readiness.daily_readiness`).
         today: for the next-session date; defaults to the last data day.
     """
     base_cfg = config or RuleConfig()
-    daily = daily_load(sessions, unrecorded=unrecorded)
+    daily = daily_load(sessions, unrecorded=unrecorded, cross_training_in_load=[
+        a for a, athlete in roster.items() if athlete.cross_training_in_load])
     flag_rows: list[dict[str, object]] = []
-    progression = progression_flags(sessions, daily, base_cfg, overrides)
+    readiness = readiness if readiness is not None else daily_readiness(pd.DataFrame())
+    progression = pd.concat([progression_flags(sessions, daily, base_cfg, overrides),
+                             readiness_flags(readiness, sessions, base_cfg)], ignore_index=True)
     decisions: list[dict[str, Any]] = []
     nexts: list[dict[str, Any]] = []
     runs_all, walks_all = running_sessions(sessions), walking_sessions(sessions)
@@ -199,6 +213,7 @@ def evaluate(sessions: pd.DataFrame, segments: pd.DataFrame, checkins: pd.DataFr
     return Evaluation(daily_load=daily, decisions=Decisions.validate(dec),
                       flags=Flags.validate(flags),
                       next_sessions=NextSessions.validate(
-                          pd.DataFrame(nexts, columns=NEXT_SESSION_COLUMNS)))
+                          pd.DataFrame(nexts, columns=NEXT_SESSION_COLUMNS)),
+                      cross_training=cross_training_daily(sessions), readiness=readiness)
 
 

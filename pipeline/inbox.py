@@ -17,7 +17,7 @@ from pipeline.errors import UnsupportedFileError
 __all__ = ["ZIP_LIMITS", "InboxItem", "ZipLimits", "athlete_folders", "iter_exports",
            "read_zip_members"]
 
-_SKIP = {"checkins.csv", "athletes.csv"}
+_SKIP = {"checkins.csv", "athletes.csv", "wellness.csv"}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from pipeline.inbox import InboxItem, read_zip_members
 from pipeline.measure import Job, Measured, concat_columns, measure_all
 from pipeline.parse import detect_format
 from pipeline.session import sessions_frame
-from pipeline.store import ActivityWrite, Store, file_key
+from pipeline.store import ActivityWrite, Store, copy_reason, file_key
 from schemas import Segments, Sessions
 
 __all__ = ["FileOutcome", "ingest_files", "ingest_item", "ingest_items",
@@ -94,7 +94,8 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]],
     Returns the files' outcomes, and ``duplicate_of`` as now set on sessions stored before.
     """
     measured = [m for _, m in chunk]
-    good = [m for m in measured if m.error is None]
+    good = [m for m in measured if m.error is None and m.readings is None]
+    wellness = [m.readings for m in measured if m.readings is not None]
     sessions = segments = None
     dups: dict[str, str | None] = {}
     outranked: dict[str, str | None] = {}
@@ -103,6 +104,10 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]],
         dups, outranked = _dedupe_against_store(store, sessions)
         sessions = sessions.assign(
             duplicate_of=sessions["activity_id"].map(dups).astype("object"))
+    names = {row["activity_id"]: m.name for m in good for row in m.sessions}
+    kept = {t for t in dups.values() if t is not None} - set(names)
+    if kept:
+        names.update(store.source_names(kept))
     outcomes: dict[int, FileOutcome] = {}
     writes = []
     for (i, _), m in zip(chunk, measured, strict=True):
@@ -111,15 +116,22 @@ def _store_chunk(store: Store, chunk: list[tuple[int, Measured]],
                                       f"{m.error.kind}: {m.error.reason}")
             writes.append(_quarantined(m))
             continue
+        if m.readings is not None:
+            read = f"wellness file: readiness for {len(m.readings)} day(s)"
+            outcomes[i] = FileOutcome(m.name, m.athlete_id, "ingested", read)
+            writes.append(ActivityWrite(m.key, m.name, m.athlete_id, 0, {}, status="ingested",
+                                        reason=read, fmt="fit"))
+            continue
         assert m.provenance is not None
         ids = tuple(row["activity_id"] for row in m.sessions)
         copies = [dups.get(a) for a in ids]
         status = "duplicate" if all(c is not None for c in copies) else "ingested"
-        reason = (f"copy of session {copies[0]}" if status == "duplicate" else
+        reason = (copy_reason(str(copies[0]), names) if status == "duplicate" else
                   "; ".join(m.provenance.warnings) or None)
         outcomes[i] = FileOutcome(m.name, m.athlete_id, status, reason, ids)
         writes.append(_activity_write(m, status, reason))
-    store.write_batch(writes, duplicates=outranked, sessions=sessions, segments=segments)
+    store.write_batch(writes, duplicates=outranked, sessions=sessions, segments=segments,
+                      readings=pd.concat(wellness, ignore_index=True) if wellness else None)
     return outcomes, outranked
 
 
@@ -134,11 +146,12 @@ def _chunk_sizes(n: int, write_every: int) -> list[int]:
     return [len(p) for p in np.array_split(np.arange(rest), k)] + [last]
 
 
-def _restate(outcome: FileOutcome, copies: dict[str, str | None]) -> FileOutcome:
+def _restate(outcome: FileOutcome, copies: dict[str, str | None],
+             names: Mapping[str, str]) -> FileOutcome:
     """An outcome of this run whose sessions a later chunk outranked is a duplicate."""
     targets = [copies.get(a) for a in outcome.activity_ids]
     if outcome.status == "ingested" and targets and all(t is not None for t in targets):
-        return replace(outcome, status="duplicate", reason=f"copy of session {targets[0]}")
+        return replace(outcome, status="duplicate", reason=copy_reason(str(targets[0]), names))
     return outcome
 
 
@@ -195,7 +208,9 @@ def ingest_files(store: Store, files: Iterable[tuple[bytes, str, str]],
             outcomes.update(stored)
             copies.update(outranked)
             chunk = []
-    return [_restate(outcomes[i], copies) for i in range(len(files))]
+    kept = {t for t in copies.values() if t is not None}
+    names = store.source_names(kept) if kept else {}
+    return [_restate(outcomes[i], copies, names) for i in range(len(files))]
 
 
 def _inbox_stat(item: InboxItem) -> tuple[str, int, int]:

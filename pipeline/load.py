@@ -8,6 +8,7 @@ the whole squad and for an analyst's series), single-session spikes and weekly p
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 import numpy as np
@@ -15,13 +16,15 @@ import pandas as pd
 
 from pipeline.config import ACWR_ABOVE_BANDS, ACWR_BANDS, RuleConfig
 from pipeline.errors import ArgumentError
-from schemas import DailyLoad
+from schemas import CrossTrainingDaily, DailyLoad
 
 __all__ = [
     "BANISTER_CONSTANTS",
     "acwr_label",
     "banister_trimp",
     "compute_acwr",
+    "cross_training_daily",
+    "cross_training_sessions",
     "daily_load",
     "edwards_trimp",
     "rtss_approx",
@@ -145,18 +148,54 @@ def acwr_label(uncoupled: float | None) -> str | None:
     return ACWR_ABOVE_BANDS
 
 
+def _of_kind(sessions: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return sessions[sessions["duplicate_of"].isna() & (sessions["kind"] == kind)]
+
+
 def running_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Sessions that count as running load: not duplicates, and running (or an unnamed sport
-    in which running was detected, e.g. a truncated file that lost its session message)."""
-    s = sessions[sessions["duplicate_of"].isna()]
-    return s[(s["sport"] == "running") | ((s["sport"] == "unknown") & (s["run_s"] > 0))]
+    """Sessions that count as running load: not duplicates, of kind ``run`` (the file says
+    running, or an unnamed sport in which running was detected)."""
+    return _of_kind(sessions, "run")
 
 
 def walking_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Walks (the file says walking or hiking): never running load, but the sessions that
-    complete a programme's walking stage."""
-    s = sessions[sessions["duplicate_of"].isna()]
-    return s[s["sport"].isin(["walking", "hiking"])]
+    """Walks (kind ``walk``: walking or hiking, or a "run" that never reached running):
+    never running load, but the sessions that complete a programme's walking stage."""
+    return _of_kind(sessions, "walk")
+
+
+def cross_training_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Cycling, swimming, rowing, elliptical, strength…: never running load."""
+    return _of_kind(sessions, "cross_training")
+
+
+def cross_training_daily(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Cross-training per athlete per day with sessions (``CrossTrainingDaily``).
+
+    The day's load is TRIMP when every session of the day has a Banister TRIMP (heart rate
+    and the athlete's values known), else sRPE when every one has an RPE, else minutes: one
+    measure per day, never a sum of different units. Minutes are always given.
+    """
+    cross = cross_training_sessions(sessions)
+    cols = list(CrossTrainingDaily.to_schema().columns)
+    if cross.empty:
+        return CrossTrainingDaily.validate(pd.DataFrame({c: pd.Series(dtype="object")
+                                                         for c in cols}).astype({"n_sessions": int}))
+    dated = cross.assign(date=pd.to_datetime(cross["local_date"]).dt.normalize())
+    grouped = dated.groupby(["athlete_id", "date"], sort=True)
+    day = grouped.agg(n_sessions=("activity_id", "size"),
+                      duration_min=("load_duration_min", "sum"),
+                      trimp=("trimp_banister", "sum"), srpe_au=("srpe_au", "sum"),
+                      sports=("sport", lambda x: ", ".join(sorted(set(x)))))
+    counts = grouped[["trimp_banister", "srpe_au"]].count()
+    all_trimp = counts["trimp_banister"].to_numpy() == day["n_sessions"].to_numpy()
+    all_srpe = counts["srpe_au"].to_numpy() == day["n_sessions"].to_numpy()
+    day["trimp"] = day["trimp"].where(counts["trimp_banister"].to_numpy() > 0)
+    day["srpe_au"] = day["srpe_au"].where(counts["srpe_au"].to_numpy() > 0)
+    day["load_measure"] = np.select([all_trimp, all_srpe], ["trimp", "srpe"], "duration")
+    day["load"] = np.select([all_trimp, all_srpe], [day["trimp"], day["srpe_au"]],
+                            day["duration_min"])
+    return CrossTrainingDaily.validate(day.reset_index()[cols])
 
 
 def _rolling_sum(values: np.ndarray, pos: np.ndarray, window: int, min_periods: int) -> np.ndarray:
@@ -240,16 +279,26 @@ def _ratios(cal: pd.DataFrame, column: str, acute_days: int = 7,
 
 def daily_load(sessions: pd.DataFrame, *, unrecorded: pd.DataFrame | None = None,
                until: pd.Timestamp | None = None, phase1_weekly_min: float | None = None,
-               config: RuleConfig | None = None) -> pd.DataFrame:
+               config: RuleConfig | None = None,
+               cross_training_in_load: Collection[str] = ()) -> pd.DataFrame:
     """One row per athlete per local day from the first tracked day (spec §0, §1).
 
     Rest days are zero; several sessions on a day are summed; days the athlete marked as
     "ran but not recorded" (``unrecorded``: athlete_id, date) stay zero but every ratio whose
     window contains one is low-confidence. Ratios are on running minutes (spec §2.6); the
     same numbers as :func:`pipeline.load.compute_acwr`, computed for all athletes at once.
+
+    Args:
+        cross_training_in_load: Athletes whose cross-training minutes are added to their
+            running minutes (the roster's ``cross_training_in_load``); distance never is.
     """
     cols = list(DailyLoad.to_schema().columns)
     runs = running_sessions(sessions)
+    if cross_training_in_load:
+        cross = cross_training_sessions(sessions)
+        cross = cross[cross["athlete_id"].isin(list(cross_training_in_load))]
+        runs = pd.concat([runs, cross.assign(load_run_min=cross["load_duration_min"],
+                                             load_distance_km=0.0, distance_m=0.0)])
     if runs.empty:
         return DailyLoad.validate(pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
                                   .astype({"n_sessions": int, "unrecorded": bool,

@@ -19,8 +19,9 @@ import pandas as pd
 
 from pipeline.activity import Columns, Provenance, to_frame
 from pipeline.athletes import Athlete
-from pipeline.errors import InputFileError
-from pipeline.parse import read_activity
+from pipeline.errors import InputFileError, NotAnActivityError
+from pipeline.parse import read_activity, read_wellness
+from pipeline.readiness import wellness_readings
 from pipeline.session import measure_session
 from pipeline.store import archive_raw, file_key, write_records
 from schemas import GaitRecords, as_built
@@ -43,6 +44,7 @@ class Measured:
     segments: Columns | None = None  # Segments as arrays, the file's sessions one after another
     records: dict[str, Columns] = field(default_factory=dict)  # GaitRecords by activity
     provenance: Provenance | None = None
+    readings: pd.DataFrame | None = None  # ReadinessReadings of a wellness file
 
 
 def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | None,
@@ -58,6 +60,8 @@ def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | Non
         activity = read_activity(data, name=name)
         results = [measure_session(activity, i, athlete_id, athlete, validate=False)
                    for i in range(len(activity.sessions))]
+    except NotAnActivityError:
+        return _measure_wellness(data, name, athlete_id, athlete, key)
     except InputFileError as exc:
         return Measured(name, athlete_id, key, error=exc)
     return Measured(
@@ -66,6 +70,18 @@ def measure_file(data: bytes, name: str, athlete_id: str, athlete: Athlete | Non
         segments=concat_columns([r.segment_columns for r in results]),
         records={r.row["activity_id"]: r.record_columns for r in results},
         provenance=activity.provenance)
+
+
+def _measure_wellness(data: bytes, name: str, athlete_id: str, athlete: Athlete | None,
+                      key: str) -> Measured:
+    """A FIT file that is not an activity: its readiness readings, if it is a wellness file
+    (monitoring, sleep, HRV); otherwise the input error that says what it is."""
+    try:
+        wellness = read_wellness(data, name)
+    except InputFileError as exc:
+        return Measured(name, athlete_id, key, error=exc)
+    return Measured(name, athlete_id, key,
+                    readings=wellness_readings(wellness, athlete_id, name, key, athlete))
 
 
 def concat_columns(parts: list[Columns]) -> Columns:
@@ -86,7 +102,7 @@ def measure_files(jobs: list[Job], store_dir: Path | None = None) -> list[Measur
     in the results.
     """
     measured = [measure_file(*job) for job in jobs]
-    good = [m for m in measured if m.error is None]
+    good = [m for m in measured if m.error is None and m.readings is None]
     if good:
         _GAIT_RECORDS_AS_BUILT.validate(_stacked_records([m.records for m in good]))
     if store_dir is None:

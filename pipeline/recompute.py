@@ -14,12 +14,13 @@ from pipeline.checkins import read_checkins
 from pipeline.errors import ArgumentError, CheckInError
 from pipeline.evaluate import Evaluation, evaluate
 from pipeline.program import program_file
+from pipeline.readiness import apply_day_resting_hr, daily_readiness, read_wellness_csv
 from pipeline.session import apply_checkin_rpe
 from pipeline.store import Store, file_key
 from schemas import CheckInProblems
 
 __all__ = ["AthleteUpdate", "acknowledge_review", "athletes_to_recompute", "profile_fingerprint",
-           "recompute", "refresh_checkins", "update_athletes"]
+           "recompute", "refresh_checkins", "refresh_wellness", "update_athletes"]
 
 
 def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.DataFrame:
@@ -55,6 +56,31 @@ def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.D
     return problems.sort_values(["source", "line"]).reset_index(drop=True)
 
 
+def refresh_wellness(store: Store, inbox: Path, athletes: Iterable[str]) -> None:
+    """Re-read the athletes' wellness.csv files whose bytes changed (like check-ins); a
+    file that cannot be read keeps the readings read before and is recorded as a problem."""
+    states = store.athlete_states()
+    for aid in sorted(set(athletes)):
+        path = inbox / aid / "wellness.csv"
+        if not path.exists():
+            continue
+        data = path.read_bytes()
+        sha = file_key(data)
+        if states.get(aid, {}).get("wellness_sha256") == sha:
+            continue
+        source = f"{aid}/wellness.csv"
+        try:
+            readings, problems = read_wellness_csv(path, aid, sha)
+        except CheckInError as exc:
+            store.replace_problems(source, CheckInProblems.validate(pd.DataFrame([{
+                "athlete_id": aid, "source": source, "line": exc.line, "column": None,
+                "value": None, "reason": exc.reason}])))
+            continue
+        frame = pd.DataFrame(problems, columns=list(CheckInProblems.to_schema().columns))
+        store.replace_readings(aid, source, readings,
+                               CheckInProblems.validate(frame.astype({"value": str})), sha)
+
+
 def profile_fingerprint(athlete: Athlete | None, program_dir: Path | None = None) -> str:
     """SHA-256 of what an athlete's evaluation depends on besides sessions and check-ins:
     the roster row and, for a program of their own, the program file's bytes."""
@@ -87,11 +113,18 @@ def recompute(store: Store, athletes: Iterable[str], roster: Mapping[str, Athlet
     checkins = store.table("checkins", ids)
     sessions = apply_checkin_rpe(store.table("sessions", ids), checkins)
     store.update_sessions(sessions, ["rpe_cr10", "rpe_source", "srpe_au"])
+    readiness = daily_readiness(store.table("readiness_readings", ids))
+    rested = apply_day_resting_hr(sessions, readiness, roster, store.records)
+    if len(rested):
+        store.update_sessions(rested, ["trimp_banister", "trimp_hr_rest_bpm"])
+        sessions = sessions.set_index("activity_id")
+        sessions.update(rested.set_index("activity_id")[["trimp_banister", "trimp_hr_rest_bpm"]])
+        sessions = sessions.reset_index()
     segments = store.table("segments", ids)
     result = evaluate(sessions, segments, checkins, {a: roster[a] for a in ids if a in roster},
-                      program_dir=program_dir, reviews=store.table("reviews", ids))
-    store.replace_derived({"daily_load": result.daily_load, "decisions": result.decisions,
-                           "flags": result.flags, "next_sessions": result.next_sessions},
+                      program_dir=program_dir, reviews=store.table("reviews", ids),
+                      readiness=readiness)
+    store.replace_derived(result.tables(),
                           {a: profile_fingerprint(roster.get(a), program_dir) for a in ids})
     return result
 
@@ -130,6 +163,9 @@ def update_athletes(store: Store, inbox: Path, roster: Mapping[str, Athlete],
     if roster_problems is not None:
         store.replace_problems(str(inbox / "athletes.csv"), roster_problems)
     problems = refresh_checkins(store, inbox, roster)
+    refresh_wellness(store, inbox, roster)
+    problems = store.table("checkin_problems", sorted(roster)).sort_values(
+        ["source", "line"]).reset_index(drop=True)
     due = athletes_to_recompute(store, roster, program_dir=inbox)
     if due:
         recompute(store, due, roster, program_dir=inbox)

@@ -26,7 +26,8 @@ from pipeline.config import ACWR_BANDS
 from pipeline.load import acwr_label
 from pipeline.store import Store
 
-__all__ = ["ACWR_INFO_TEXT", "AthleteWeek", "iso_week", "last_full_week", "write_reports"]
+__all__ = ["ACWR_INFO_TEXT", "AthleteWeek", "iso_week", "last_full_week", "week_totals",
+           "write_reports"]
 
 ACWR_INFO_TEXT = (
     "The acute:chronic ratio describes how this week compares with the previous three. "
@@ -70,14 +71,21 @@ def _svg(fig: Any) -> Markup:
 
 
 def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame,
-            start: dt.date, end: dt.date, cadence_target: float | None = None) -> dict[str, Markup]:
+            start: dt.date, end: dt.date, cadence_target: float | None = None,
+            cross: pd.DataFrame | None = None,
+            readiness: pd.DataFrame | None = None) -> dict[str, Markup]:
     lo = pd.Timestamp(end) - pd.Timedelta(days=55)
     d = daily[(daily["date"] >= lo) & (daily["date"] <= pd.Timestamp(end))]
-    s = sessions[sessions["local_date"] <= pd.Timestamp(end)]
+    s = sessions[(sessions["local_date"] <= pd.Timestamp(end)) & (sessions["kind"] == "run")]
     charts: dict[str, Markup] = {}
 
     fig, ax = plt.subplots(figsize=(6.5, 2.2))
     ax.bar(d["date"], d["run_min"], color="#9bb7d4", label="running minutes (day)")
+    if cross is not None and len(cross):
+        c = cross[(cross["date"] >= lo) & (cross["date"] <= pd.Timestamp(end))]
+        if len(c):  # beside the running bars, never stacked on them: not running load
+            ax.bar(c["date"] + pd.Timedelta(hours=10), c["duration_min"], width=0.4,
+                   color="#a9d18e", label="cross-training minutes (day, not in the ratio)")
     ax.plot(d["date"], d["acute"], color="#1f4e79", label="acute (7-day total)")
     ax.plot(d["date"], d["chronic"], color="#c55a11", label="chronic (weekly average, 3 weeks before)")
     ax.axvspan(pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(hours=23),  # type: ignore[arg-type]
@@ -103,7 +111,7 @@ def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame
         km=("distance_m", lambda x: x.sum() / 1000), run_min=("run_s", lambda x: x.sum() / 60))
     weekly = weekly.tail(10)
     fig, ax = plt.subplots(figsize=(6.5, 1.8))
-    ax.bar(weekly.index, weekly["km"], width=5, color="#9bb7d4", label="distance (km)")
+    ax.bar(weekly.index, weekly["km"], width=5, color="#9bb7d4", label="running distance (km)")
     ax2 = ax.twinx()
     ax2.plot(weekly.index, weekly["run_min"], color="#c55a11", marker="o", label="running (min)")
     ax.set_ylabel("km")
@@ -121,6 +129,20 @@ def _charts(daily: pd.DataFrame, sessions: pd.DataFrame, decisions: pd.DataFrame
     for a in axes:
         a.tick_params(axis="x", labelrotation=45)
     charts["gait"] = _svg(fig)
+
+    if readiness is not None and len(readiness):
+        r = readiness[(readiness["date"] >= lo) & (readiness["date"] <= pd.Timestamp(end))]
+        if len(r):
+            fig, ax = plt.subplots(figsize=(6.5, 1.6))
+            ax.plot(r["date"], r["resting_hr_bpm"], color="#c00000", marker=".", lw=1,
+                    label="resting HR (bpm)")
+            ax.set_ylabel("resting HR")
+            ax2 = ax.twinx()
+            ax2.bar(r["date"], r["sleep_h"], color="#bdd7ee", alpha=0.6, label="sleep (h)")
+            ax2.set_ylabel("sleep h")
+            ax.set_zorder(ax2.get_zorder() + 1)
+            ax.patch.set_visible(False)
+            charts["readiness"] = _svg(fig)
 
     dec = decisions[decisions["date"] <= pd.Timestamp(end)].tail(30)
     colours = {"DROP": "#c00000", "HOLD": "#ed7d31", "STAY": "#a5a5a5", "ADVANCE_OK": "#70ad47",
@@ -165,7 +187,20 @@ def _env() -> Environment:
     env.filters["km"] = lambda m: "–" if m is None or pd.isna(m) else f"{m / 1000:.2f} km"
     env.filters["num"] = lambda v, fmt="{:.0f}": "–" if v is None or pd.isna(v) else fmt.format(v)
     env.filters["day"] = lambda d: "–" if d is None or pd.isna(d) else pd.Timestamp(d).strftime("%a %d %b")
+    env.globals["kind_label"] = kind_label
     return env
+
+
+def kind_label(session: dict[str, Any]) -> str:
+    """What a session was, in a coach's words: "run", "walk", "cross-training: cycling
+    (indoor cycling)", "other: diving"."""
+    kind = session.get("kind")
+    if kind in ("run", "walk"):
+        return str(kind)
+    sport = str(session.get("sport") or "unknown").replace("_", " ")
+    sub = session.get("sub_sport")
+    detail = f"{sport} ({str(sub).replace('_', ' ')})" if sub and sub != "generic" else sport
+    return f"{'cross-training' if kind == 'cross_training' else 'other'}: {detail}"
 
 
 def _session_rows(week_sessions: pd.DataFrame, checkins: pd.DataFrame,
@@ -182,14 +217,36 @@ def _session_rows(week_sessions: pd.DataFrame, checkins: pd.DataFrame,
     return rows
 
 
+def week_totals(week_sessions: pd.DataFrame) -> dict[str, Any]:
+    """The week's totals by kind: running and walking distance and time, cross-training
+    minutes and load in the measures it has (never summed into one number)."""
+    def of(kind: str) -> pd.DataFrame:
+        return week_sessions[week_sessions["kind"] == kind]
+
+    runs, walks, cross = of("run"), of("walk"), of("cross_training")
+    trimp, srpe = cross["trimp_banister"].dropna(), cross["srpe_au"].dropna()
+    return {
+        "run_sessions": len(runs), "run_km": float(runs["distance_m"].sum()) / 1000,
+        "run_min": float(runs["run_s"].sum()) / 60,
+        "walk_sessions": len(walks), "walk_km": float(walks["distance_m"].sum()) / 1000,
+        "walk_min": float(walks["timer_s"].sum()) / 60,
+        "cross_sessions": len(cross), "cross_min": float(cross["timer_s"].sum()) / 60,
+        "cross_sports": ", ".join(sorted(set(cross["sport"]))),
+        "cross_trimp": float(trimp.sum()) if len(trimp) else None,
+        "cross_srpe_au": float(srpe.sum()) if len(srpe) else None,
+        "other_sessions": len(of("other")),
+    }
+
+
 def _quality_notes(rows: list[dict[str, Any]], quarantined: pd.DataFrame) -> list[str]:
     """What the coach should know about the data behind the week's figures."""
     quality = []
-    no_checkin = [r["s"]["local_date"] for r in rows if r["checkin"] is None]
+    no_checkin = [r["s"]["local_date"] for r in rows
+                  if r["checkin"] is None and r["s"]["kind"] in ("run", "walk")]
     if no_checkin:
         quality.append("No check-in for " + ", ".join(pd.Timestamp(d).strftime("%a %d %b")
                                                       for d in no_checkin) + ".")
-    no_cad = [r for r in rows if r["s"]["cadence_spm_median"] is None]
+    no_cad = [r for r in rows if r["s"]["kind"] == "run" and r["s"]["cadence_spm_median"] is None]
     if no_cad:
         quality.append(f"No cadence recorded in {len(no_cad)} session(s) this week.")
     for r in rows:
@@ -224,6 +281,8 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
     nexts = store.table("next_sessions").set_index("athlete_id")
     files = store.table("files")
     reviews_all = store.table("reviews")
+    cross_all = store.table("cross_training_daily")
+    readiness_all = store.table("readiness")
     overview = []
 
     def in_week(f: pd.DataFrame, col: str = "date") -> pd.DataFrame:
@@ -235,6 +294,7 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
         daily = daily_all[daily_all["athlete_id"] == aid]
         decisions = decisions_all[decisions_all["athlete_id"] == aid].sort_values("date")
         flags = flags_all[flags_all["athlete_id"] == aid]
+        readiness = readiness_all[readiness_all["athlete_id"] == aid].sort_values("date")
         week_flags = in_week(flags).assign(rank=lambda f: f["severity"].map(_SEVERITY_RANK)) \
             .sort_values(["rank", "date"])
         week_sessions = in_week(sessions, "local_date")
@@ -258,7 +318,11 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
             acwr_info=ACWR_INFO_TEXT, next_session=nxt, quality=quality,
             injured_area=(injured_areas or {}).get(aid), cadence_target=target,
             reviews=reviews_all[reviews_all["athlete_id"] == aid].to_dict("records"),
-            charts=_charts(daily, sessions, decisions, start, end, target) if len(sessions) else {})
+            totals=week_totals(week_sessions),
+            readiness=[_plain(r) for r in in_week(readiness).to_dict("records")],
+            charts=_charts(daily, sessions, decisions, start, end, target,
+                           cross_all[cross_all["athlete_id"] == aid], readiness)
+            if len(sessions) else {})
         (folder / page).write_text(html, encoding="utf-8")
         overview.append(AthleteWeek(
             athlete_id=aid, name=names.get(aid, aid),

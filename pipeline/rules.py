@@ -25,6 +25,7 @@ __all__ = [
     "make_flag",
     "program_flags",
     "progression_flags",
+    "readiness_flags",
 ]
 
 RULESET_VERSION = "comeback-rules-1"
@@ -36,6 +37,8 @@ SRC_WEEK10 = "10 % rule; no effect in Buist et al. 2008 RCT [R25] (information o
 SRC_ACWR = "Hulin 2014/2016, Gabbett 2016; criticised by Impellizzeri 2020/2021 [R1,R2,R4,R11,R12]"
 SRC_PROGRAM = "Crowell et al. 2023, Trials, Table 1 rules [R27]"
 SRC_FREQ = "UD: no more than 4 times a week, every other day [R34]; default 3 [PRODUCT]"
+SRC_READINESS = ("[PRODUCT] morning resting HR and sleep as readiness signals; "
+                 "information only, never a rule that stops a session")
 SRC_POST = "OhioHealth: 3 → 4–5 run days a week, ≤ 2 days in a row for 6 weeks [R39]"
 
 
@@ -160,6 +163,37 @@ def progression_flags(sessions: pd.DataFrame, daily: pd.DataFrame | None = None,
     flags = pd.concat(frames, ignore_index=True)
     return Flags.validate(flags.sort_values(["athlete_id", "date", "rule_id"], kind="stable")
                           .reset_index(drop=True)[FLAG_COLUMNS])
+
+
+def readiness_flags(readiness: pd.DataFrame, sessions: pd.DataFrame,
+                    config: RuleConfig | None = None) -> pd.DataFrame:
+    """On each run day: RESTING_HR_HIGH (resting heart rate ≥ 7 bpm over the median of the 7
+    days before) and SLEEP_SHORT (under 6 h asleep the night before), both information."""
+    cfg = config or RuleConfig()
+    runs = running_sessions(sessions)
+    if readiness.empty or runs.empty:
+        return Flags.validate(empty_flags())
+    first = runs.sort_values("start_utc").assign(
+        date=pd.to_datetime(runs["local_date"]).dt.normalize()).drop_duplicates(
+        ["athlete_id", "date"])[["athlete_id", "date", "activity_id"]]
+    day = first.merge(readiness, on=["athlete_id", "date"])
+    high = day[day["resting_hr_rise_bpm"] >= cfg.resting_hr_rise_bpm].reset_index(drop=True)
+    short = day[day["sleep_h"] < cfg.sleep_short_h].reset_index(drop=True)
+    frames = [
+        _frame(high["athlete_id"], high["date"], high["activity_id"], "RESTING_HR_HIGH", "info",
+               "Morning resting heart rate well above this athlete's recent days: ask how they "
+               "feel before the session.",
+               pd.Series([f"resting HR {r:.0f} bpm vs median {m:.0f} bpm of the 7 days before "
+                          f"({d:+.0f} bpm)" for r, m, d in zip(
+                              high["resting_hr_bpm"], high["resting_hr_median_7d_bpm"],
+                              high["resting_hr_rise_bpm"], strict=True)], dtype="object"),
+               high["resting_hr_rise_bpm"], cfg.resting_hr_rise_bpm, SRC_READINESS),
+        _frame(short["athlete_id"], short["date"], short["activity_id"], "SLEEP_SHORT", "info",
+               "A short night before a run day.",
+               _fmt(short["sleep_h"], "{:.1f} h asleep the night before"),
+               short["sleep_h"], cfg.sleep_short_h, SRC_READINESS)]
+    flags = pd.concat([f for f in frames if len(f)] or [empty_flags()], ignore_index=True)
+    return Flags.validate(flags[FLAG_COLUMNS])
 
 
 def _schedule_flags(athlete: str, run_days: pd.DatetimeIndex, decisions: pd.DataFrame,

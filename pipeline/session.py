@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.activity import Activity, Columns, MessageTable, SessionSummary, to_frame
+from pipeline.activity import Activity, Columns, MessageTable, SessionSummary, sport_kind, to_frame
 from pipeline.athletes import Athlete
 from pipeline.clean import CleanConfig, clean_columns, timer_pauses
 from pipeline.gait import GaitConfig, gait_labels, segments_of, watch_labels
@@ -29,8 +29,17 @@ __all__ = [
     "interval_structure",
     "local_date",
     "measure_session",
+    "session_kind",
     "sessions_frame",
 ]
+
+# A session of unnamed sport whose "running" samples are faster than this one time in ten
+# (90th percentile) is not a run: 23 km/h is beyond any runner but a sprinter's seconds,
+# while rides reach it (corpus: GPX rides 6.7–7.7 m/s, GPX runs 3.1–6.3 m/s) [PRODUCT].
+MAX_RUNNING_SPEED_MPS = 6.5
+# A "running" recording with less running than this (and at least 5 minutes of moving) is a
+# walk recorded as a run: the larger of 60 s and 5 % of the moving time [PRODUCT].
+WALK_AS_RUN_MOVING_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,33 @@ def sessions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(rows[0]) if rows else None)
 
 
+def session_kind(sport: str, st: IntervalStructure,
+                 run_speed_mps: float | None) -> tuple[str, str | None]:
+    # ``run_speed_mps``: the 90th percentile of the speed of the samples labelled running.
+    """What a session counts as (``run``, ``walk``, ``cross_training``, ``other``), and a
+    note when the recording overrides or supplies what the file says.
+
+    The file's sport decides, except that a run in which no running was found is a walk,
+    and a session of unnamed sport (FIT ``generic``, a GPX without a type) is what its
+    gait shows: running, walking, or neither (nor a run faster than any runner moves).
+    """
+    kind = sport_kind(sport)
+    moving = st.run_s + st.walk_s
+    if kind == "run" and moving >= WALK_AS_RUN_MOVING_S and st.run_s < max(60.0, 0.05 * moving):
+        return "walk", (f"recorded as a run, but only {st.run_s:.0f} s of {moving / 60:.0f} "
+                        "moving minutes reached running: counted as a walk")
+    if kind is not None:
+        return kind, None
+    if run_speed_mps is not None and run_speed_mps > MAX_RUNNING_SPEED_MPS:
+        return "other", (f"sport not recorded; one sample in ten moved faster than "
+                         f"{run_speed_mps * 3.6:.0f} km/h, beyond running: not counted as a run")
+    if st.run_s >= 60.0 or (st.run_s > 0 and st.walk_s < 60.0):
+        return "run", None
+    if st.walk_s > 0:
+        return "walk", "sport not recorded; walking and no running detected"
+    return "other", "sport not recorded and no movement on foot detected"
+
+
 def _trimp(hr: np.ndarray, duration: np.ndarray,
            athlete: Athlete | None) -> tuple[float | None, float | None, str | None]:
     """TRIMPs over moving samples (``hr``, ``duration`` already without paused rows)."""
@@ -281,8 +317,12 @@ def _session_row(activity: Activity, s: SessionSummary, aid: str, athlete_id: st
     timer = elapsed - st.pause_s
     hr = clean["heart_rate_bpm"]
     banister, edwards, trimp_reason = _trimp(hr[moving], duration[moving], athlete)
+    run_speed = clean["speed_mps"][(labels == "run") & ~np.isnan(clean["speed_mps"])]
+    kind, kind_note = session_kind(s.sport, st, float(np.percentile(run_speed, 90))
+                                   if len(run_speed) else None)
     return {
         "activity_id": aid, "athlete_id": athlete_id, "sport": s.sport,
+        "sub_sport": s.sub_sport, "kind": kind, "kind_note": kind_note,
         "start_utc": s.start_utc,
         "local_date": pd.Timestamp(local_date(s.start_utc, activity.local_offset_s,
                                               athlete.timezone if athlete else None)),
@@ -305,6 +345,7 @@ def _session_row(activity: Activity, s: SessionSummary, aid: str, athlete_id: st
         "load_distance_km": distance / 1000.0 if distance is not None else None,
         "trimp_banister": banister, "trimp_edwards": edwards,
         "trimp_missing_reason": trimp_reason,
+        "trimp_hr_rest_bpm": athlete.hr_rest_bpm if banister is not None and athlete else None,
         "source_format": activity.provenance.format, "device": activity.device.label(),
         "sha256": activity.provenance.sha256, "truncated": activity.provenance.truncated,
         "duplicate_of": None,

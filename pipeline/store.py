@@ -33,22 +33,26 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.engine import Engine
 
-from pipeline.activity import Columns, to_columns
+from pipeline.activity import Columns, sport_kind, to_columns
 from pipeline.errors import StoreError
 from schemas import (
     CheckInProblems,
     CheckIns,
+    CrossTrainingDaily,
     DailyLoad,
     Decisions,
     FileLedger,
     Flags,
     NextSessions,
+    Readiness,
+    ReadinessReadings,
     Reviews,
     Segments,
     Sessions,
 )
 
-__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "align_with_models", "archive_raw", "file_key",
+__all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "align_with_models", "archive_raw",
+           "copy_reason", "file_key",
            "raw_path", "records_path",
            "write_records"]
 
@@ -80,12 +84,20 @@ SEGMENTS = sa.Table("segments", _meta, *_cols(Segments),
                     sa.Index("ix_segments_activity", "activity_id"))
 CHECKINS = sa.Table("checkins", _meta, *_cols(CheckIns), sa.Index("ix_checkins_athlete", "athlete_id"))
 DAILY = sa.Table("daily_load", _meta, *_cols(DailyLoad), sa.Index("ix_daily_athlete", "athlete_id"))
+CROSS_DAILY = sa.Table("cross_training_daily", _meta, *_cols(CrossTrainingDaily),
+                       sa.Index("ix_cross_daily_athlete", "athlete_id"))
 DECISIONS = sa.Table("decisions", _meta, *_cols(Decisions),
                      sa.Index("ix_decisions_athlete", "athlete_id"))
 FLAGS = sa.Table("flags", _meta, *_cols(Flags), sa.Index("ix_flags_athlete", "athlete_id"))
 NEXT = sa.Table("next_sessions", _meta, *_cols(NextSessions))
 CHECKIN_PROBLEMS = sa.Table("checkin_problems", _meta, *_cols(CheckInProblems))
 REVIEWS = sa.Table("reviews", _meta, *_cols(Reviews), sa.Index("ix_reviews_athlete", "athlete_id"))
+# Readiness as each source gives it (written at ingest and when a wellness.csv changes), and
+# the daily table derived from them at recompute.
+READINGS = sa.Table("readiness_readings", _meta, *_cols(ReadinessReadings),
+                    sa.Index("ix_readings_athlete", "athlete_id"))
+READINESS = sa.Table("readiness", _meta, *_cols(Readiness),
+                     sa.Index("ix_readiness_athlete", "athlete_id"))
 # Per athlete: fingerprints of the inputs the derived tables were computed from, and whether
 # rows written since (sessions, check-ins) still wait for a recompute. The nightly run
 # recomputes only athletes that are stale or whose inputs changed.
@@ -93,6 +105,7 @@ ATHLETE_STATE = sa.Table("athlete_state", _meta,
                          sa.Column("athlete_id", sa.Text, primary_key=True),
                          sa.Column("checkins_sha256", sa.Text),
                          sa.Column("profile_sha256", sa.Text),
+                         sa.Column("wellness_sha256", sa.Text),
                          sa.Column("stale", sa.Boolean, nullable=False))
 # Inbox files already handled, by where they lie, with the size and modification time they
 # had: a night reads and hashes only files that are new or changed, not the whole inbox.
@@ -106,14 +119,17 @@ VERSION = sa.Table("schema_version", _meta, sa.Column("version", sa.Integer, nul
 
 TABLES: dict[str, sa.Table] = {
     "files": FILES, "sessions": SESSIONS, "segments": SEGMENTS, "checkins": CHECKINS,
-    "daily_load": DAILY, "decisions": DECISIONS, "flags": FLAGS, "next_sessions": NEXT,
+    "daily_load": DAILY, "cross_training_daily": CROSS_DAILY, "decisions": DECISIONS, "flags": FLAGS, "next_sessions": NEXT,
     "checkin_problems": CHECKIN_PROBLEMS, "reviews": REVIEWS, "athlete_state": ATHLETE_STATE,
+    "readiness_readings": READINGS, "readiness": READINESS,
     "inbox_files": INBOX_FILES,
 }
 _MODELS: dict[str, Any] = {
     "files": FileLedger, "sessions": Sessions, "segments": Segments, "checkins": CheckIns,
-    "daily_load": DailyLoad, "decisions": Decisions, "flags": Flags,
-    "next_sessions": NextSessions, "checkin_problems": CheckInProblems, "reviews": Reviews}
+    "daily_load": DailyLoad, "cross_training_daily": CrossTrainingDaily,
+    "decisions": Decisions, "flags": Flags,
+    "next_sessions": NextSessions, "checkin_problems": CheckInProblems, "reviews": Reviews,
+    "readiness_readings": ReadinessReadings, "readiness": Readiness}
 _TIMESTAMP_COLUMNS = {"start_utc", "acknowledged_utc"}
 _DATE_COLUMNS = {"local_date", "date", "rest_until"}
 
@@ -148,11 +164,24 @@ def _migrate_v6(conn: sa.Connection) -> None:
     _SESSIONS_BY_ID.create(conn, checkfirst=True)
 
 
+def _migrate_v7(conn: sa.Connection) -> None:
+    # Sessions gained ``kind``: rows stored before get it from their sport, an unnamed sport
+    # from the gait measured (running, else walking, else other), as ingest would decide.
+    rows = conn.execute(sa.select(SESSIONS.c.activity_id, SESSIONS.c.sport, SESSIONS.c.run_s,
+                                  SESSIONS.c.walk_s).where(SESSIONS.c.kind.is_(None))).all()
+    updates = [{"_id": aid, "kind": sport_kind(sport or "unknown") or (
+        "run" if (run_s or 0) > 0 else "walk" if (walk_s or 0) > 0 else "other")}
+        for aid, sport, run_s, walk_s in rows]
+    if updates:
+        conn.execute(SESSIONS.update().where(SESSIONS.c.activity_id == sa.bindparam("_id"))
+                     .values(kind=sa.bindparam("kind")), updates)
+
+
 # Versioned migrations, applied in order and recorded in schema_version. Steps that only
 # add what the models declare (a table, a nullable column, an index) need no version of
 # their own: ``align_with_models`` adds them on every open.
 MIGRATIONS = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3), (4, _migrate_v4),
-              (5, _migrate_v5), (6, _migrate_v6)]
+              (5, _migrate_v5), (6, _migrate_v6), (7, _migrate_v7)]
 
 
 def align_with_models(conn: sa.Connection, metadata: sa.MetaData | None = None) -> list[str]:
@@ -233,7 +262,7 @@ def _atomic_write(path: Path, write: Any) -> None:
             os.unlink(tmp)
 
 
-_DEDUP_COLUMNS = ("activity_id", "athlete_id", "sport", "start_utc", "elapsed_s", "distance_m",
+_DEDUP_COLUMNS = ("activity_id", "athlete_id", "sport", "kind", "start_utc", "elapsed_s", "distance_m",
                   "source_format", "duplicate_of")
 
 
@@ -268,6 +297,13 @@ class ActivityWrite:
             "n_sessions": self.n_sessions,
             "truncated": self.truncated, "warnings": "; ".join(self.warnings) or None}
         return {k: _plain(v) for k, v in row.items()}
+
+
+def copy_reason(target: str, names: Mapping[str, str]) -> str:
+    """The ledger's reason for a file whose sessions copy others: the kept session and the
+    file it came from (the richer format is kept: FIT over GPX over TCX)."""
+    source = names.get(target)
+    return f"copy of session {target}" + (f" from {source}" if source else "")
 
 
 def records_path(records_dir: Path, activity_id: str) -> Path:
@@ -351,12 +387,15 @@ class Store:
         with self.engine.begin() as conn:
             VERSION.create(conn, checkfirst=True)
             current = conn.execute(sa.select(sa.func.max(VERSION.c.version))).scalar() or 0
+            # What the models declare first (tables, columns, indexes), then the versioned
+            # steps, which may fill the columns just added.
+            self.migrated = align_with_models(conn) if current else []
             for version, step in MIGRATIONS:
                 if version > current:
                     step(conn)
                     conn.execute(VERSION.insert().values(
                         version=version, applied_utc=dt.datetime.now(dt.UTC).isoformat()))
-            self.migrated = align_with_models(conn)
+            self.migrated += align_with_models(conn)
 
     @property
     def schema_version(self) -> int:
@@ -440,7 +479,8 @@ class Store:
     def write_batch(self, writes: Sequence[ActivityWrite],
                     duplicates: dict[str, str | None] | None = None, *,
                     sessions: pd.DataFrame | None = None,
-                    segments: pd.DataFrame | None = None) -> None:
+                    segments: pd.DataFrame | None = None,
+                    readings: pd.DataFrame | None = None) -> None:
         """Write a batch of files atomically: records first, then every row in one transaction.
 
         A crash before the commit leaves only unreferenced Parquet files, which the re-run
@@ -451,6 +491,7 @@ class Store:
                 records still to write (measuring processes may have written them already).
             duplicates: ``duplicate_of`` updates for sessions already stored.
             sessions, segments: The batch's rows, stacked (sessions with their ``file_key``).
+            readings: The batch's wellness files' readiness readings.
         """
         for w in writes:
             for activity_id, frame in w.records.items():
@@ -463,6 +504,12 @@ class Store:
                 conn.execute(SESSIONS.insert(), _rows(sessions, SESSIONS))  # type: ignore[arg-type]
                 if segments is not None and len(segments):
                     conn.execute(SEGMENTS.insert(), _rows(segments, SEGMENTS))
+            if readings is not None and len(readings):
+                conn.execute(READINGS.delete().where(READINGS.c.file_key.in_(
+                    list(set(readings["file_key"])))))
+                conn.execute(READINGS.insert(), _rows(readings, READINGS))
+                self._set_state(conn, {str(a): {"stale": True}
+                                       for a in set(readings["athlete_id"])})
             keys = [w.key for w in writes]
             if keys:
                 conn.execute(FILES.delete().where(FILES.c.file_key.in_(keys)))
@@ -483,7 +530,19 @@ class Store:
                 self._set_state(conn, {str(a): {"stale": True} for a in athletes})
 
     @staticmethod
-    def _restate_files(conn: sa.Connection, activity_ids: list[str]) -> None:
+    def _source_names(conn: sa.Connection, activity_ids: Iterable[str]) -> dict[str, str]:
+        query = (sa.select(SESSIONS.c.activity_id, FILES.c.name)
+                 .join(FILES, FILES.c.file_key == SESSIONS.c.file_key)
+                 .where(SESSIONS.c.activity_id.in_(list(activity_ids))))
+        return {a: n for a, n in conn.execute(query).all()}
+
+    def source_names(self, activity_ids: Iterable[str]) -> dict[str, str]:
+        """The inbox name of the file each stored session came from."""
+        with self.engine.connect() as conn:
+            return self._source_names(conn, activity_ids)
+
+    @classmethod
+    def _restate_files(cls, conn: sa.Connection, activity_ids: list[str]) -> None:
         """A stored file whose every session became a copy is a duplicate (and back)."""
         keys = sa.select(SESSIONS.c.file_key).where(SESSIONS.c.activity_id.in_(activity_ids))
         rows = conn.execute(sa.select(SESSIONS.c.file_key, SESSIONS.c.duplicate_of)
@@ -491,11 +550,13 @@ class Store:
         copies: dict[str, list[str | None]] = {}
         for key, target in rows:
             copies.setdefault(key, []).append(target)
+        names = cls._source_names(conn, {t[0] for t in copies.values() if t[0] is not None})
         for key, targets in copies.items():
             if all(t is not None for t in targets):
                 conn.execute(FILES.update().where(FILES.c.file_key == key)
                              .where(FILES.c.status == "ingested")
-                             .values(status="duplicate", reason=f"copy of session {targets[0]}"))
+                             .values(status="duplicate",
+                                     reason=copy_reason(str(targets[0]), names)))
             else:
                 conn.execute(FILES.update().where(FILES.c.file_key == key)
                              .where(FILES.c.status == "duplicate")
@@ -547,7 +608,7 @@ class Store:
         ``sha256``, in one transaction; the athlete then waits for a recompute."""
         with self._lock, self.engine.begin() as conn:
             self._replace(conn, "checkins", [athlete_id], checkins)
-            self._replace(conn, "checkin_problems", [athlete_id], problems)
+            self._replace_problems(conn, f"{athlete_id}/checkins.csv", problems)
             self._set_state(conn, {athlete_id: {"checkins_sha256": sha256, "stale": True}})
 
     def record_checkin_problems(self, athlete_id: str, problems: pd.DataFrame,
@@ -556,15 +617,31 @@ class Store:
         replace the athlete's, the check-ins read before stay, and the file is not read
         again until its bytes change."""
         with self._lock, self.engine.begin() as conn:
-            self._replace(conn, "checkin_problems", [athlete_id], problems)
+            self._replace_problems(conn, f"{athlete_id}/checkins.csv", problems)
             self._set_state(conn, {athlete_id: {"checkins_sha256": sha256, "stale": True}})
+
+    def replace_readings(self, athlete_id: str, source: str, readings: pd.DataFrame,
+                         problems: pd.DataFrame, sha256: str) -> None:
+        """An athlete's wellness.csv as read from bytes hashing to ``sha256``: its readings
+        and refused cells replace the ones read before; the athlete waits for a recompute."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(READINGS.delete().where(READINGS.c.athlete_id == athlete_id)
+                         .where(READINGS.c.source == source))
+            if len(readings):
+                conn.execute(READINGS.insert(), _rows(readings, READINGS))
+            self._replace_problems(conn, source, problems)
+            self._set_state(conn, {athlete_id: {"wellness_sha256": sha256, "stale": True}})
+
+    @staticmethod
+    def _replace_problems(conn: sa.Connection, source: str, problems: pd.DataFrame) -> None:
+        conn.execute(CHECKIN_PROBLEMS.delete().where(CHECKIN_PROBLEMS.c.source == source))
+        if len(problems):
+            conn.execute(CHECKIN_PROBLEMS.insert(), _rows(problems, CHECKIN_PROBLEMS))
 
     def replace_problems(self, source: str, problems: pd.DataFrame) -> None:
         """Replace the refused values recorded for one input file (e.g. the roster)."""
         with self._lock, self.engine.begin() as conn:
-            conn.execute(CHECKIN_PROBLEMS.delete().where(CHECKIN_PROBLEMS.c.source == source))
-            if len(problems):
-                conn.execute(CHECKIN_PROBLEMS.insert(), _rows(problems, CHECKIN_PROBLEMS))
+            self._replace_problems(conn, source, problems)
 
     def acknowledge_review(self, athlete_id: str, *, by: str | None = None,
                            note: str | None = None, review: str | None = None,

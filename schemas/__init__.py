@@ -4,14 +4,17 @@ from schemas.checkins import CheckInProblems, CheckIns
 from schemas.decisions import Decisions, NextSessions, Reviews
 from schemas.files import FileLedger
 from schemas.flags import Flags
-from schemas.load import DailyLoad
+from schemas.load import CrossTrainingDaily, DailyLoad
+from schemas.readiness import Readiness, ReadinessReadings
 from schemas.records import CleanRecords, GaitRecords, RawRecords, as_built
-from schemas.sessions import Segments, Sessions
+from schemas.sessions import ACTIVITY_KINDS, Segments, Sessions
 
 __all__ = [
+    "ACTIVITY_KINDS",
     "CheckInProblems",
     "CheckIns",
     "CleanRecords",
+    "CrossTrainingDaily",
     "DailyLoad",
     "Decisions",
     "FileLedger",
@@ -19,6 +22,8 @@ __all__ = [
     "GaitRecords",
     "NextSessions",
     "RawRecords",
+    "Readiness",
+    "ReadinessReadings",
     "Reviews",
     "Segments",
     "Sessions",

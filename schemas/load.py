@@ -30,3 +30,21 @@ class DailyLoad(pa.DataFrameModel):
     class Config:
         coerce = True
         unique = ("athlete_id", "date")
+
+
+class CrossTrainingDaily(pa.DataFrameModel):
+    """Athlete × day with cross-training: minutes, and the day's load in one measure."""
+
+    athlete_id: Series[str]
+    date: Series[pd.Timestamp]
+    n_sessions: Series[int] = pa.Field(ge=1)
+    sports: Series[str]
+    duration_min: Series[float] = pa.Field(ge=0)
+    trimp: Series[float] = pa.Field(ge=0, nullable=True)
+    srpe_au: Series[float] = pa.Field(ge=0, nullable=True)
+    load: Series[float] = pa.Field(ge=0)
+    load_measure: Series[str] = pa.Field(isin=["trimp", "srpe", "duration"])
+
+    class Config:
+        coerce = True
+        unique = ("athlete_id", "date")

@@ -8,6 +8,8 @@ from pandera.typing import Series
 
 from schemas.records import GAIT_LABELS
 
+ACTIVITY_KINDS = ("run", "walk", "cross_training", "other")
+
 CADENCE_SCALES = ("per_leg", "spm", "implausible", "unknown")
 
 
@@ -33,6 +35,9 @@ class Sessions(pa.DataFrameModel):
     activity_id: Series[str] = pa.Field(unique=True)
     athlete_id: Series[str]
     sport: Series[str]
+    sub_sport: Series[str] = pa.Field(nullable=True)
+    kind: Series[str] = pa.Field(isin=list(ACTIVITY_KINDS))
+    kind_note: Series[str] = pa.Field(nullable=True)
     start_utc: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
     local_date: Series[pd.Timestamp]
     local_offset_s: Series[float] = pa.Field(nullable=True)
@@ -66,6 +71,8 @@ class Sessions(pa.DataFrameModel):
     trimp_banister: Series[float] = pa.Field(ge=0, nullable=True)
     trimp_edwards: Series[float] = pa.Field(ge=0, nullable=True)
     trimp_missing_reason: Series[str] = pa.Field(nullable=True)
+    # The resting heart rate Banister TRIMP used: the day's own (readiness) or the roster's.
+    trimp_hr_rest_bpm: Series[float] = pa.Field(ge=25, le=120, nullable=True)
     rpe_cr10: Series[float] = pa.Field(ge=0, le=10, nullable=True)
     rpe_source: Series[str] = pa.Field(nullable=True)
     srpe_au: Series[float] = pa.Field(ge=0, nullable=True)

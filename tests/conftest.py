@@ -70,11 +70,12 @@ def prefect_fast():
 
 @pytest.fixture(scope="session")
 def sample_store(tmp_path_factory):
-    """A store built once from data/sample/inbox (ingest + check-ins + evaluation)."""
+    """A store built once from data/sample/inbox (ingest + check-ins + wellness.csv +
+    evaluation, as a night does)."""
     from pipeline.athletes import read_roster
     from pipeline.inbox import iter_exports
     from pipeline.ingest import ingest_item
-    from pipeline.recompute import recompute, refresh_checkins
+    from pipeline.recompute import recompute, refresh_checkins, refresh_wellness
     from pipeline.store import Store
 
     inbox = SAMPLE / "inbox"
@@ -82,6 +83,7 @@ def sample_store(tmp_path_factory):
     roster = read_roster(inbox / "athletes.csv")
     outcomes = [o for item in iter_exports(inbox) for o in ingest_item(store, item, roster)]
     refresh_checkins(store, inbox, roster)
+    refresh_wellness(store, inbox, roster)
     recompute(store, roster, roster)
     return store, outcomes
 

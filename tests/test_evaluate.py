@@ -35,7 +35,7 @@ def test_a_pre_session_answer_belongs_to_the_session_before_it_only():
 
 def test_athlete_without_program_start_cannot_be_decided():
     roster = {"zoe": Athlete("zoe", "Zoe", "UTC")}
-    empty = pd.DataFrame(columns=["activity_id", "athlete_id", "sport", "start_utc", "local_date",
+    empty = pd.DataFrame(columns=["activity_id", "athlete_id", "sport", "kind", "start_utc", "local_date",
                                   "distance_m", "run_distance_m", "run_s", "load_run_min",
                                   "load_duration_min", "load_distance_km", "srpe_au",
                                   "trimp_banister", "duplicate_of", "rpe_cr10"])

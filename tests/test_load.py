@@ -128,7 +128,7 @@ def _sessions(pairs, athlete="ana"):
     for i, (d, m) in enumerate(pairs):
         date = pd.Timestamp(f"2026-{d}")
         rows.append({"activity_id": f"s{i}", "athlete_id": athlete, "sport": "running",
-                     "start_utc": pd.Timestamp(f"2026-{d} 07:00", tz="UTC"), "local_date": date,
+                     "kind": "run", "start_utc": pd.Timestamp(f"2026-{d} 07:00", tz="UTC"), "local_date": date,
                      "distance_m": float(m), "run_distance_m": m * 0.8, "run_s": m / 2.6,
                      "load_run_min": m / 2.6 / 60, "load_duration_min": m / 2.2 / 60,
                      "load_distance_km": m / 1000, "srpe_au": None, "trimp_banister": None,

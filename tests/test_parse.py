@@ -26,6 +26,7 @@ _SEED_FILES = [
     CORPUS / "fit" / "fitparse__sdk_Activity.fit",
     CORPUS / "fit" / "fitparse__fenix5_run_short.fit",
     CORPUS / "gpx" / "runpandas__garmin_connect_tiny.gpx",
+    CORPUS / "tcx" / "runpandas__fr620_run.tcx",
     *sorted((SAMPLE / "inbox").rglob("*.fit"))[:2],
     *sorted((SAMPLE / "inbox").rglob("*.gpx"))[:1],
 ]
@@ -38,6 +39,55 @@ def test_detect_format_from_content_not_name():
     assert detect_format(b"PK\x03\x04rest") == "zip"
     assert detect_format(b"\xef\xbb\xbf<?xml version='1.0'?><gpx version='1.1'>") == "gpx"
     assert detect_format(b"hello") == "unknown"
+    assert detect_format(b"<?xml version='1.0'?>\n<TrainingCenterDatabase xmlns='x'>") == "tcx"
+
+
+def _tcx(points: str, sport: str = "Running", extra: str = "") -> bytes:
+    return (f"<?xml version='1.0'?>{extra}<TrainingCenterDatabase "
+            "xmlns='http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2' "
+            "xmlns:x='http://www.garmin.com/xmlschemas/ActivityExtension/v2'><Activities>"
+            f"<Activity Sport='{sport}'><Id>2026-04-01T07:00:00Z</Id>"
+            "<Lap StartTime='2026-04-01T07:00:00Z'><TotalTimeSeconds>2</TotalTimeSeconds>"
+            f"<DistanceMeters>6</DistanceMeters><Track>{points}</Track></Lap></Activity>"
+            "</Activities></TrainingCenterDatabase>").encode()
+
+
+def _point(second: int, distance: float, text: str = "&#49;40") -> str:
+    return (f"<Trackpoint><Time>2026-04-01T07:00:0{second}Z</Time>"
+            f"<DistanceMeters>{distance}</DistanceMeters><HeartRateBpm><Value>{text}</Value>"
+            "</HeartRateBpm><Extensions><x:TPX><x:Speed>3</x:Speed><x:RunCadence>85"
+            "</x:RunCadence></x:TPX></Extensions></Trackpoint>")
+
+
+def test_tcx_trackpoints_read_time_distance_heart_rate_cadence_and_laps():
+    act = read_activity(_tcx(_point(0, 0) + _point(1, 3) + _point(2, 6)), "a/run.tcx")
+    r = act.records
+    assert act.provenance.format == "tcx" and act.sport == "running"
+    assert r["distance_m"].tolist() == [0, 3, 6] and r["heart_rate_bpm"].tolist() == [140] * 3
+    assert act.sessions[0].timer_s == 2 and act.laps["distance_m"].tolist() == [6]
+    RawRecords.validate(r)
+    assert read_activity(_tcx(_point(0, 0) + _point(1, 3), "Biking")).sport == "cycling"
+
+
+def test_tcx_entities_are_never_resolved():
+    """A hostile TCX that declares an external entity (XXE) cannot make the reader open a
+    file: the entity stays unexpanded and the value is simply missing."""
+    doctype = "<!DOCTYPE r [<!ENTITY secret SYSTEM 'file:///etc/hostname'>]>"
+    act = read_activity(_tcx(_point(0, 0, "&secret;") + _point(1, 3, "&secret;"), extra=doctype))
+    assert act.records["heart_rate_bpm"].isna().all()
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    (_tcx(""), EmptyActivityError),
+    (_tcx(_point(0, 0)), EmptyActivityError),
+    (_tcx(_point(0, 0))[:150], CorruptFileError),
+    (b"<?xml version='1.0'?><TrainingCenterDatabase><Courses><Course/></Courses>"
+     b"</TrainingCenterDatabase>", UnsupportedFileError),
+])
+def test_bad_tcx_raises_a_typed_error_naming_the_file(data, error):
+    with pytest.raises(error) as info:
+        read_activity(data, name="athlete/run.tcx")
+    assert info.value.path == "athlete/run.tcx" and info.value.reason
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from schemas import RawRecords
 from tests.conftest import corpus_rows, needs_corpus
 from tests.corpus_cache import read_corpus
 
-ROWS = [r for r in corpus_rows() if r["format"] in ("fit", "gpx")]
+ROWS = [r for r in corpus_rows() if r["format"] in ("fit", "gpx", "tcx")]
 RUNNING = [r for r in ROWS if r["sport"] == "running"]
 
 pytestmark = needs_corpus
@@ -118,3 +118,58 @@ def test_non_activity_fit_is_unsupported():
 
     assert isinstance(read_corpus("fit/fitparse__edge510_settings.fit"), UnsupportedFileError)
     assert isinstance(read_corpus("gpx/gpxpy__route.gpx"), UnsupportedFileError)
+
+
+@pytest.mark.parametrize("fit_name, tcx_name", [
+    ("fit/sl__fr945_run_6782987395.fit", "tcx/sl__fr945_run_6782987395.tcx"),
+    ("fit/gc__fr15_run_10k.fit", "tcx/gc__fr15_run_10k.tcx")])
+def test_tcx_export_of_a_run_agrees_with_its_fit(fit_name, tcx_name):
+    """Time, distance (the watch's odometer), heart rate and cadence as the FIT has them."""
+    fit, tcx = read_corpus(fit_name), read_corpus(tcx_name)
+    assert isinstance(fit, Activity) and isinstance(tcx, Activity)
+    assert tcx.provenance.format == "tcx" and tcx.sport == "running"
+    assert fit.records["timestamp_utc"].iloc[0] == tcx.records["timestamp_utc"].iloc[0]
+    assert tcx.sessions[0].distance_m == pytest.approx(fit.sessions[0].distance_m, rel=0.002)
+    assert tcx.records["heart_rate_bpm"].mean() == pytest.approx(
+        fit.records["heart_rate_bpm"].mean(), rel=0.01, nan_ok=True)
+    fit_run = fit.records[fit.records["speed_mps"] >= 2.2]["cadence_spm"].median()
+    tcx_run = tcx.records[tcx.records["speed_mps"] >= 2.2]["cadence_spm"].median()
+    assert tcx_run == pytest.approx(fit_run, abs=2, nan_ok=True)
+    assert len(tcx.laps) >= 1 and tcx.laps["timer_s"].sum() > 0
+
+
+def test_tcx_run_cadence_is_doubled_from_one_leg_and_laps_give_timer_time():
+    act = read_corpus("tcx/sl__polar_v800_run.tcx")
+    assert isinstance(act, Activity)
+    assert act.provenance.cadence_scale == "per_leg"
+    s = act.sessions[0]
+    assert s.timer_s == pytest.approx(act.laps["timer_s"].sum())
+    assert s.timer_s < s.elapsed_s  # the Polar's laps leave out its pauses
+
+
+def test_tcx_without_its_root_element_is_refused_as_corrupt():
+    from pipeline.errors import CorruptFileError
+
+    err = read_corpus("tcx/runpandas__malformed.tcx")
+    assert isinstance(err, CorruptFileError)
+    assert "runpandas__malformed.tcx" in err.path and "TCX" in err.reason
+
+
+def test_gzipped_and_zipped_tcx_read_as_the_plain_file(tmp_path):
+    import gzip
+    import zipfile
+
+    from pipeline import read_activity
+    from pipeline.inbox import read_zip_members
+    from tests.conftest import CORPUS
+
+    data = (CORPUS / "tcx/runpandas__fr620_run.tcx").read_bytes()
+    plain = read_activity(data, "run.tcx")
+    gz = read_activity(gzip.compress(data), "run.tcx.gz")
+    assert gz.provenance.compression == "gzip"
+    assert gz.records.equals(plain.records)
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("activities/run.tcx", data)
+    (name, member), = list(read_zip_members(archive))
+    assert read_activity(member, name).records.equals(plain.records)

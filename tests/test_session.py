@@ -128,7 +128,7 @@ def test_local_date_late_evening_across_dst():
 def _sessions(rows):
     cols = ["activity_id", "athlete_id", "sport", "start_utc", "elapsed_s", "distance_m",
             "source_format"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=cols).assign(kind="run")
 
 
 def test_duplicates_fit_kept_over_gpx_and_hour_shift():
@@ -142,6 +142,15 @@ def test_duplicates_fit_kept_over_gpx_and_hour_shift():
     ])
     dup = find_duplicates(df)
     assert dup.tolist() == ["f", None, "f", None, None]
+
+
+def test_a_short_export_missing_its_last_points_is_still_a_copy():
+    """Smart recording writes a point every 8 s or so: a GPX export without the last two
+    points of a 4-minute walk is 16 s (6.7 %) and 50 m (7 %) short, and still the same walk."""
+    t = pd.Timestamp("2026-04-01 07:00", tz="UTC")
+    df = _sessions([("f", "ana", "walking", t, 240, 700, "fit"),
+                    ("g", "ana", "walking", t, 224, 650, "gpx")])
+    assert find_duplicates(df).tolist() == [None, "f"]
 
 
 def test_two_sessions_on_one_day_are_not_merged():

@@ -12,7 +12,7 @@ from tests.conftest import SAMPLE
 EXACT = {"ADVANCE", "R1", "R2", "R3", "R4", "X1", "M", "RAN_DURING_REST",
          "CONSECUTIVE_DAYS", "FREQ_EXCEEDED", "STAGE_EXCEEDED", "CLINICIAN_REVIEW",
          "SPIKE_LARGE", "PAIN_GATE", "INTENSITY_EARLY", "ADVANCED_EARLY", "SWELLING",
-         "STIFFNESS", "PAIN_RISING"}
+         "STIFFNESS", "PAIN_RISING", "RESTING_HR_HIGH", "SLEEP_SHORT"}
 MANIFEST = [r for r in csv.DictReader((SAMPLE / "manifest.csv").open())
             if r["kind"] == "activity" and r["sport"] in ("running", "walking")]
 
@@ -87,4 +87,4 @@ def test_tables_validate_through_the_store(sample_store):
     store, _ = sample_store
     for name in ("sessions", "segments", "checkins", "daily_load", "decisions", "flags"):
         assert len(store.table(name)) > 0, name
-    assert store.schema_version == 6
+    assert store.schema_version == 7

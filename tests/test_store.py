@@ -14,11 +14,11 @@ from tests.helpers import ingest_all, small_inbox
 
 def test_schema_migrations_are_versioned(tmp_path):
     store = Store(tmp_path / "s")
-    assert store.schema_version == 6
-    assert Store(tmp_path / "s").schema_version == 6  # reopening applies nothing twice
+    assert store.schema_version == 7
+    assert Store(tmp_path / "s").schema_version == 7  # reopening applies nothing twice
     with store.engine.connect() as conn:
         versions = pd.read_sql("select version from schema_version", conn)["version"].tolist()
-    assert versions == [1, 2, 3, 4, 5, 6]
+    assert versions == [1, 2, 3, 4, 5, 6, 7]
 
 
 
@@ -26,7 +26,7 @@ def test_postgresql_store_matches_sqlite(tmp_path, postgres_url):
     inbox = small_inbox(tmp_path, n=3)
     lite = Store(tmp_path / "lite")
     pg = Store(tmp_path / "pg", url=postgres_url)
-    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 6
+    assert pg.engine.dialect.name == "postgresql" and pg.schema_version == 7
     for store in (lite, pg):
         ingest_all(store, inbox)
     again = ingest_all(pg, inbox)
@@ -57,7 +57,7 @@ def _model_columns() -> dict[str, list[str]]:
 
 
 
-@pytest.mark.parametrize("version", range(0, 7))
+@pytest.mark.parametrize("version", range(0, 8))
 def test_a_store_from_any_earlier_version_opens_with_exactly_the_models_columns(
         tmp_path, monkeypatch, version):
     """A store written by an earlier Comeback (fewer migrations, models with fewer fields)
@@ -83,7 +83,7 @@ def test_a_store_from_any_earlier_version_opens_with_exactly_the_models_columns(
     monkeypatch.setattr(store_module, "MIGRATIONS", full)
     monkeypatch.undo()
     store = Store(tmp_path / "s")
-    assert store.schema_version == 6
+    assert store.schema_version == 7
     assert _columns(store) == _model_columns()
     if version:
         assert "add_column sessions.watch_split_agreement" in store.migrated
@@ -125,3 +125,23 @@ def test_a_database_error_is_a_store_error_naming_the_store(tmp_path):
     (tmp_path / "s" / "comeback.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match=r"store .*s: the database refused.*not a database"):
         Store(tmp_path / "s")
+
+
+def test_sessions_stored_before_kinds_get_their_kind_from_sport_on_open(tmp_path):
+    """Migration 7: a store written before sessions had ``kind`` fills it from the sport
+    (and the measured gait for an unnamed sport) the next time it is opened."""
+    import sqlalchemy as sa
+
+    store = Store(tmp_path / "s")
+    ingest_all(store, small_inbox(tmp_path, n=3))
+    ids = store.table("sessions")["activity_id"].tolist()
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sessions SET kind = NULL"))
+        conn.execute(sa.text(f"UPDATE sessions SET sport = 'cycling' WHERE activity_id = '{ids[0]}'"))
+        conn.execute(sa.text(f"UPDATE sessions SET sport = 'unknown' WHERE activity_id = '{ids[1]}'"))
+        conn.execute(sa.text("DELETE FROM schema_version WHERE version = 7"))
+    store.engine.dispose()
+    kinds = Store(tmp_path / "s").table("sessions").set_index("activity_id")["kind"]
+    assert kinds[ids[0]] == "cross_training"
+    assert kinds[ids[1]] == "run"  # running was measured in it
+    assert kinds[ids[2]] == "run"

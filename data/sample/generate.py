@@ -16,7 +16,13 @@ week). ``dev`` (Europe/Dublin, evenings) follows the built-in ``gentle`` program
 weeks: brisk walks complete its S9 walking stage, then swelling, increasing pain and
 stiffness each hold an otherwise clean run/walk session.
 
-Odd but real cases: one of ana's runs also exported as GPX, a cycling session, a gzipped FIT,
+Everything a watch records: ana also rides a bike and swims in one week (cross-training, never
+running load) and her watch writes a weekly wellness file (resting heart rate, sleep, overnight
+HRV) with one high morning resting heart rate and one short night before run days; ben's
+watch exports no wellness data, so he keeps a ``wellness.csv`` (with one short night before a
+run and one cell he mistyped).
+
+Odd but real cases: one of ana's runs also exported as GPX, a gzipped FIT,
 a zip bulk export, a FIT truncated mid-run (battery died), a FIT settings file (not an
 activity), and ``invalid/`` files each paired with the error the reader must raise.
 
@@ -155,7 +161,17 @@ def _smooth_plan() -> list[Plan]:
     plans[10].pause = True
     plans[13].splits = True
     plans.append(Plan(33, 0, checkin=(None, None, None), sport="cycling", note="cycling"))
+    plans.append(Plan(34, 0, checkin=(None, None, None), sport="swimming", note="pool swim"))
+    for q in plans:  # the readiness days of ana's wellness files (see ANA_READINESS)
+        if q.day in ANA_READINESS and q.sport == "running":
+            q.expect = ";".join(filter(None, [q.expect, ANA_READINESS[q.day][0]]))
     return sorted(plans, key=lambda p: p.day)
+
+
+# ana's odd mornings: (flag on that run day, resting HR bpm, hours asleep the night before).
+ANA_READINESS = {44: ("RESTING_HR_HIGH", 63, 7.4), 46: ("SLEEP_SHORT", 55, 5.2)}
+# ben's wellness.csv: the run day after a short night, and a mistyped cell.
+BEN_SHORT_NIGHT_RUN, BEN_TYPO_DAY = 2, 5
 
 
 def _pusher_plan() -> list[Plan]:
@@ -180,6 +196,8 @@ def _pusher_plan() -> list[Plan]:
     plans += _program_days(32, 3, 28)
     plans[-1].checkin = (None, None, None)
     plans[-1].expect = ";".join(filter(None, [plans[-1].expect, "M"]))
+    short = plans[BEN_SHORT_NIGHT_RUN]  # his wellness.csv gives the night before 5.5 h
+    short.expect = ";".join(filter(None, [short.expect, "SLEEP_SHORT"]))
     for p in plans:
         p.rpe = p.rpe if p.rpe is not None else float(STAGES[p.stage][3])
     return plans
@@ -243,6 +261,8 @@ def _bouts(p: Plan, speeds: tuple[float, float] = (2.6, 1.4)) -> list[tuple[str,
     (computed with the session's own run and walk speeds)."""
     if p.sport == "cycling":
         return [("ride", 1800.0)]
+    if p.sport == "swimming":
+        return [("swim", 1500.0)]
     run_v, walk_v = speeds
     run_s, walk_s, total_m, total_s = _stage_of(p)
     if run_s == 0:  # a walking stage: one brisk walk of the stage's duration
@@ -276,9 +296,11 @@ def _trace(rng: np.random.Generator, p: Plan, a: Athlete) -> dict[str, np.ndarra
     bouts = _bouts(p, (run_v, walk_v))
     for gait, seconds in bouts:
         n = int(seconds)
-        base_v = {"run": run_v, "walk": walk_v, "ride": rng.uniform(5.5, 6.5)}[gait]
+        # (a swim's values are drawn only for a swim: the other streams stay as they were)
+        base_v = {"run": run_v, "walk": walk_v, "ride": rng.uniform(5.5, 6.5),
+                  "swim": None}[gait] or rng.uniform(0.9, 1.1)
         base_c = {"run": rng.uniform(158, 170), "walk": rng.uniform(106, 118),
-                  "ride": rng.uniform(80, 90)}[gait]
+                  "ride": rng.uniform(80, 90), "swim": None}[gait] or rng.uniform(26, 32)
         speed.append(np.clip(base_v + rng.normal(0, 0.08, n), 0.3, None))
         cad.append(base_c + rng.normal(0, 1.5, n))
         labels += [gait] * n
@@ -286,7 +308,7 @@ def _trace(rng: np.random.Generator, p: Plan, a: Athlete) -> dict[str, np.ndarra
     c = np.concatenate(cad)
     gait = np.array(labels)
     n = len(v)
-    effort = np.where(gait == "run", 0.62, np.where(gait == "ride", 0.55, 0.35))
+    effort = np.where(gait == "run", 0.62, np.where(np.isin(gait, ["ride", "swim"]), 0.55, 0.35))
     target = a.hr_rest_bpm + effort * (a.hr_max_bpm - a.hr_rest_bpm) + 0.004 * np.arange(n)
     hr = np.empty(n)
     hr[0] = a.hr_rest_bpm + 15
@@ -353,12 +375,13 @@ def write_fit(tr: dict[str, np.ndarray], start: dt.datetime, offset_s: int, p: P
     pause_at = {int(e): int(b) for e, b in tr["pauses"]}
     for i in range(len(tr["t"])):
         ts = t0 + int(tr["t"][i])
-        rec = {"mesg_num": MESG["RECORD"], "timestamp": ts,
-               "position_lat": _semicircles(float(tr["lat"][i])),
-               "position_long": _semicircles(float(tr["lon"][i])),
-               "distance": round(float(tr["dist"][i]), 2),
-               "enhanced_speed": round(float(tr["device_v"][i]), 3),
-               "enhanced_altitude": 35.0, "heart_rate": round(float(tr["hr"][i]))}
+        rec = {"mesg_num": MESG["RECORD"], "timestamp": ts}
+        if sport != "swimming":  # a pool swim has no satellite fix
+            rec["position_lat"] = _semicircles(float(tr["lat"][i]))
+            rec["position_long"] = _semicircles(float(tr["lon"][i]))
+        rec.update({"distance": round(float(tr["dist"][i]), 2),
+                    "enhanced_speed": round(float(tr["device_v"][i]), 3),
+                    "enhanced_altitude": 35.0, "heart_rate": round(float(tr["hr"][i]))})
         if sport in ("running", "walking"):
             leg = float(tr["c"][i]) / 2
             rec["cadence"] = int(leg)
@@ -393,7 +416,8 @@ def write_fit(tr: dict[str, np.ndarray], start: dt.datetime, offset_s: int, p: P
               "avg_heart_rate": round(float(np.mean(tr["hr"]))), "timestamp": end}
     enc.write_mesg({"mesg_num": MESG["LAP"], "event": "lap", "event_type": "stop", **common})
     session = {"mesg_num": MESG["SESSION"], "event": "session", "event_type": "stop",
-               "sport": sport, "sub_sport": "generic", "first_lap_index": 0, "num_laps": 1,
+               "sport": sport, "sub_sport": "lap_swimming" if sport == "swimming" else "generic",
+               "first_lap_index": 0, "num_laps": 1,
                "trigger": "activity_end", "avg_cadence": int(avg_c),
                "avg_fractional_cadence": round((avg_c - int(avg_c)) * 128) / 128, **common}
     if p.rpe is not None and p.day % 2 == 0:
@@ -428,6 +452,58 @@ def write_gpx(tr: dict[str, np.ndarray], start: dt.datetime, a: Athlete) -> byte
     track.segments.append(seg)
     gpx.tracks.append(track)
     return gpx.to_xml(version="1.1").encode()
+
+
+def write_wellness_fit(a: Athlete, week: int, rng: np.random.Generator,
+                       odd: dict[int, tuple[str, int, float]]) -> bytes:
+    """A week of the watch's wellness file (FIT monitoring_b): each morning's resting heart
+    rate (monitoring_hr_data), the night's sleep levels and the overnight HRV summary."""
+    enc = Encoder()
+    first = PROGRAM_START + dt.timedelta(days=7 * week)
+    created = dt.datetime.combine(first, dt.time(0, 5), tzinfo=ZoneInfo(a.timezone))
+    enc.write_mesg({"mesg_num": MESG["FILE_ID"], "type": "monitoring_b", "manufacturer": "garmin",
+                    "product": 3990, "serial_number": a.serial,
+                    "time_created": _fit_ts(created)})
+    offset = created.utcoffset()
+    assert offset is not None
+    enc.write_mesg({"mesg_num": MESG["MONITORING_INFO"], "timestamp": _fit_ts(created),
+                    "local_timestamp": _fit_ts(created) + int(offset.total_seconds())})
+    for k in range(7):
+        day = 7 * week + k
+        date = first + dt.timedelta(days=k)
+        _, rest, asleep = odd.get(day, ("", round(a.hr_rest_bpm + rng.normal(0, 1.0)),
+                                        round(float(rng.uniform(7.0, 7.8)), 1)))
+        wake = dt.datetime.combine(date, dt.time(6, 30), tzinfo=ZoneInfo(a.timezone))
+        bed = wake - dt.timedelta(hours=asleep, minutes=20)
+        levels = [(bed, "awake"), (bed + dt.timedelta(minutes=20), "light")]
+        step = (wake - levels[-1][0]) / 4
+        levels += [(levels[-1][0] + step * (j + 1), lv) for j, lv in
+                   enumerate(("deep", "light", "rem"))]
+        levels.append((wake, "awake"))
+        for when, level in levels:
+            enc.write_mesg({"mesg_num": MESG["SLEEP_LEVEL"], "timestamp": _fit_ts(when),
+                            "sleep_level": level})
+        enc.write_mesg({"mesg_num": MESG["HRV_STATUS_SUMMARY"], "timestamp": _fit_ts(wake),
+                        "last_night_average": round(float(rng.uniform(55, 70)), 1),
+                        "status": "balanced"})
+        enc.write_mesg({"mesg_num": MESG["MONITORING_HR_DATA"],
+                        "timestamp": _fit_ts(wake + dt.timedelta(minutes=30)),
+                        "resting_heart_rate": int(rest), "current_day_resting_heart_rate": int(rest)})
+    return enc.close()
+
+
+def _wellness_csv(a: Athlete, run_days: list[int], rng: np.random.Generator) -> str:
+    """Four weeks of a hand-kept wellness.csv: one short night before a run, one typo."""
+    rows = ["date,resting_hr_bpm,hrv_ms,sleep_h,soreness_0_10,note"]
+    short = run_days[BEN_SHORT_NIGHT_RUN]
+    for day in range(28):
+        date = (PROGRAM_START + dt.timedelta(days=day)).isoformat()
+        sleep: object = 5.5 if day == short else round(float(rng.uniform(6.8, 7.6)), 1)
+        note = "late shift" if day == short else ""
+        if day == BEN_TYPO_DAY:
+            sleep, note = "lots", "slept in"
+        rows.append(f"{date},{round(a.hr_rest_bpm + rng.normal(0, 1.0))},,{sleep},2,{note}")
+    return "\n".join(rows) + "\n"
 
 
 def _settings_fit() -> bytes:
@@ -543,6 +619,18 @@ def generate(out: Path) -> list[str]:
                                  "" if p.rpe is None else p.rpe, p.note])
         if zipped:
             _write(folder / "export_2026-02.zip", _zip(zipped))
+        rng = np.random.default_rng([SEED, ai, 999])
+        if a.athlete_id == "ana":
+            for week in range(WEEKS):
+                monday = PROGRAM_START + dt.timedelta(days=7 * week)
+                _write(folder / f"{monday.isoformat()}_ana_wellness.fit",
+                       write_wellness_fit(a, week, rng, ANA_READINESS))
+                manifest.append({"path": f"inbox/ana/{monday.isoformat()}_ana_wellness.fit",
+                                 "athlete_id": "ana", "kind": "wellness", "format": "fit",
+                                 "note": "a week of resting HR, sleep and HRV"})
+        if a.athlete_id == "ben":
+            runs = [p.day for p in plans["ben"] if p.sport == "running"]
+            (folder / "wellness.csv").write_text(_wellness_csv(a, runs, rng))
         if a.athlete_id == "cara":
             _write(folder / "settings.fit", _settings_fit())
             manifest.append({"path": "inbox/cara/settings.fit", "athlete_id": "cara",
@@ -554,7 +642,7 @@ def generate(out: Path) -> list[str]:
             w.writerow(CHECKIN_COLUMNS)
             w.writerows(checkins)
     invalid = out / "invalid"
-    ana_fit = (inbox / "ana").glob("*.fit").__next__().read_bytes()
+    ana_fit = sorted((inbox / "ana").glob("*_running.fit"))[0].read_bytes()
     broken = {
         "empty.fit": (b"", "EmptyActivityError"),
         "notes.fit": (b"Remember to charge the watch.\n", "UnsupportedFileError"),
@@ -568,7 +656,7 @@ def generate(out: Path) -> list[str]:
                       b"<rtept lat='1' lon='2'/><rtept lat='1.1' lon='2'/></rte></gpx>",
                       "UnsupportedFileError"),
         "track.tcx": (b"<?xml version='1.0'?><TrainingCenterDatabase></TrainingCenterDatabase>",
-                      "UnsupportedFileError"),
+                      "EmptyActivityError"),
     }
     for name, (data, error) in broken.items():
         _write(invalid / name, data)

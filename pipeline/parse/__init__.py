@@ -1,4 +1,4 @@
-"""Read a watch export (FIT or GPX, either gzipped) into an Activity.
+"""Read a watch export (FIT, GPX or TCX, any of them gzipped) into an Activity.
 
 The format is detected from the content, never from the file name.
 """
@@ -40,9 +40,10 @@ from pipeline.errors import (
 )
 from pipeline.parse import fit as _fit
 from pipeline.parse import gpx as _gpx
+from pipeline.parse import tcx as _tcx
 from pipeline.units import fit_cadence_to_spm, haversine_m
 
-__all__ = ["MAX_DECOMPRESSED_BYTES", "detect_format", "read_activity"]
+__all__ = ["MAX_DECOMPRESSED_BYTES", "detect_format", "read_activity", "read_wellness"]
 
 # A gzipped watch export never expands this far; beyond it the member is refused (bomb).
 MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
@@ -63,8 +64,9 @@ def detect_format(data: bytes) -> str:
     if head.startswith(b"<"):
         if b"<gpx" in head:
             return "gpx"
-        if b"<TrainingCenterDatabase" in head:
-            return "tcx"
+        if b"<TrainingCenterDatabase" in head or (b"<Activities" in head
+                                                  and b"<Activity Sport=" in head):
+            return "tcx"  # (the second: a TCX that lost its root, refused as corrupt)
     return "unknown"
 
 
@@ -290,17 +292,29 @@ def _fit_activity(data: bytes, path: str, sha: str, compression: str | None,
                     provenance=provenance)
 
 
-def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> Activity:
-    tracks, creator, notes = _gpx.decode_gpx(data, path)
+def _lap_table(laps: pd.DataFrame | None) -> MessageTable:
+    if laps is None or laps.empty:
+        return MessageTable.empty(LAP_COLUMNS, "start_utc")
+    return MessageTable(LAP_COLUMNS, {
+        "start_utc": pd.DatetimeIndex(laps["start_utc"]).as_unit("ns").asi8,
+        "elapsed_s": laps["timer_s"].to_numpy(dtype="float64"),  # TCX gives timer time only
+        "timer_s": laps["timer_s"].to_numpy(dtype="float64"),
+        "distance_m": laps["distance_m"].to_numpy(dtype="float64")}, "start_utc")
+
+
+def _track_activity(tracks: list[_gpx.GpxTrack], creator: str | None, notes: list[str],
+                    fmt: str, decoder: str, sha: str, compression: str | None) -> Activity:
+    """An Activity from GPX tracks or TCX activities: one session each."""
     # Finalise every track first (this derives speed from positions where the file has none),
     # then decide the cadence scale once for the file from its foot-sport samples (§5.5).
     finalised = [(_fit.is_foot_sport(t.sport), to_frame(_finalise(to_columns(t.points.assign(
-        cadence_spm=t.points["cadence_raw"], distance_m=np.nan))), RECORD_COLUMNS))
-        for t in tracks]
+        cadence_spm=t.points["cadence_raw"],
+        distance_m=t.points.get("distance_m", np.nan)))),
+        RECORD_COLUMNS)) for t in tracks]
     scale, factor = decide_cadence_scale(
         np.concatenate([r["cadence_spm"].to_numpy() if foot else np.full(len(r), np.nan)
                         for foot, r in finalised]),
-        np.concatenate([r["speed_mps"].to_numpy() for _, r in finalised]), "gpx")
+        np.concatenate([r["speed_mps"].to_numpy() for _, r in finalised]), fmt)
     sessions: list[SessionSummary] = []
     frames = []
     for track, (foot, raw) in zip(tracks, finalised, strict=True):
@@ -308,31 +322,67 @@ def _gpx_activity(data: bytes, path: str, sha: str, compression: str | None) -> 
         frames.append(recs)
         gaps = recs["elapsed_s"].diff().fillna(0.0)
         elapsed = float(recs["elapsed_s"].iloc[-1])
+        laps = _lap_table(track.laps)
+        lap_timer = float(np.nansum(laps.column("timer_s"))) if len(laps) else 0.0
         sessions.append(SessionSummary(
             index=len(sessions), sport=track.sport, sub_sport=None,
             start_utc=recs["timestamp_utc"].iloc[0], elapsed_s=elapsed,
-            timer_s=elapsed - float(gaps[gaps > _PAUSE_GAP_S].sum()),
+            timer_s=lap_timer or elapsed - float(gaps[gaps > _PAUSE_GAP_S].sum()),
             distance_m=float(recs["distance_m"].max()) if recs["distance_m"].notna().any() else None,
             avg_cadence_spm=None, workout_rpe=None, workout_feel=None,
             record_columns=to_columns(recs),
             timer_event_table=MessageTable.empty(TIMER_EVENT_COLUMNS, "timestamp_utc"),
             split_table=MessageTable.empty(SPLIT_COLUMNS, "start_utc"),
-            lap_table=MessageTable.empty(LAP_COLUMNS, "start_utc"),
+            lap_table=laps,
         ))
     records = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if len(frames) > 1:
         records = records.sort_values("timestamp_utc").drop_duplicates("timestamp_utc")
         records = records.assign(elapsed_s=(records["timestamp_utc"] - records["timestamp_utc"]
                                             .iloc[0]).dt.total_seconds()).reset_index(drop=True)
-    provenance = Provenance(format="gpx", sha256=sha, decoder=_gpx.DECODER, crc_ok=None,
+    provenance = Provenance(format=fmt, sha256=sha, decoder=decoder, crc_ok=None,
                             truncated=False, compression=compression, cadence_scale=scale,
                             warnings=tuple(notes))
+    all_laps = [t.laps for t in tracks if t.laps is not None and len(t.laps)]
     return Activity(record_columns=to_columns(records), sessions=tuple(sessions),
-                    lap_table=MessageTable.empty(LAP_COLUMNS, "start_utc"),
+                    lap_table=_lap_table(pd.concat(all_laps) if all_laps else None),
                     timer_event_table=MessageTable.empty(TIMER_EVENT_COLUMNS, "timestamp_utc"),
                     split_table=MessageTable.empty(SPLIT_COLUMNS, "start_utc"),
                     device=Device(product=creator),
                     local_offset_s=None, provenance=provenance)
+
+
+def _content(source: str | Path | bytes, name: str | None,
+             ) -> tuple[bytes, str, str | None, str]:
+    """The file's bytes (gunzipped), its name for errors, its compression and format."""
+    path = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
+    if isinstance(source, bytes):
+        data = source
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise UnsupportedFileError(path, f"cannot be read: {exc.strerror}") from exc
+    compression = None
+    kind = detect_format(data)
+    if kind == "gzip":
+        data = _gunzip(data, path)
+        compression = "gzip"
+        kind = detect_format(data)
+    return data, path, compression, kind
+
+
+def read_wellness(source: str | Path | bytes, name: str | None = None) -> _fit.Wellness:
+    """Decode a watch's wellness FIT file (monitoring, sleep, HRV; gzipped too).
+
+    Raises:
+        InputFileError: not a FIT file, damaged beyond reading, or holding no resting heart
+            rate, sleep or HRV (``NotAnActivityError``).
+    """
+    data, path, _, kind = _content(source, name)
+    if kind != "fit":
+        raise UnsupportedFileError(path, "a wellness file is a FIT file")
+    return _fit.decode_wellness(data, path)
 
 
 def read_activity(source: str | Path | bytes, name: str | None = None, *,
@@ -354,35 +404,24 @@ def read_activity(source: str | Path | bytes, name: str | None = None, *,
             unsupported. Anything else is a bug in Comeback and propagates.
         ArgumentError: ``decoder`` is neither ``auto`` nor ``fitparse``.
     """
-    path = name or (str(source) if not isinstance(source, bytes) else "<bytes>")
     if decoder not in ("auto", "fitparse"):
         raise ArgumentError(f"decoder must be 'auto' or 'fitparse', not {decoder!r}")
-    if isinstance(source, bytes):
-        data = source
-    else:
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise UnsupportedFileError(path, f"cannot be read: {exc.strerror}") from exc
-    compression = None
-    kind = detect_format(data)
-    if kind == "gzip":
-        data = _gunzip(data, path)
-        compression = "gzip"
-        kind = detect_format(data)
+    data, path, compression, kind = _content(source, name)
     # The decoders wrap their own errors; anything else raised here is a bug and propagates.
     sha = hashlib.sha256(data).hexdigest()
     if kind == "fit":
         return _fit_activity(data, path, sha, compression, decoder)
     if kind == "gpx":
-        return _gpx_activity(data, path, sha, compression)
+        return _track_activity(*_gpx.decode_gpx(data, path), "gpx", _gpx.DECODER, sha,
+                               compression)
+    if kind == "tcx":
+        return _track_activity(*_tcx.decode_tcx(data, path), "tcx", _tcx.DECODER, sha,
+                               compression)
     if kind == "empty":
         raise EmptyActivityError(path, "file is empty")
-    if kind == "tcx":
-        raise UnsupportedFileError(path, "TCX files are not supported yet; export FIT or GPX")
     if kind == "zip":
         raise UnsupportedFileError(path, "zip archive: read its members with "
                                          "pipeline.inbox.read_zip_members")
     if kind == "gzip":
         raise UnsupportedFileError(path, "nested gzip is not supported")
-    raise UnsupportedFileError(path, "unknown format (not FIT or GPX)")
+    raise UnsupportedFileError(path, "unknown format (not FIT, GPX or TCX)")

@@ -24,8 +24,8 @@ from pipeline.activity import FOOT_SPORTS, NAT
 from pipeline.errors import (
     CorruptFileError,
     EmptyActivityError,
+    NotAnActivityError,
     TruncatedFileError,
-    UnsupportedFileError,
 )
 from pipeline.parse.fastfit import RECORD_FIELDS, WANTED_MESSAGES, decode_records_fast
 from pipeline.units import (
@@ -35,7 +35,7 @@ from pipeline.units import (
     semicircles_to_degrees,
 )
 
-__all__ = ["FitContent", "decode_fit", "utc_timestamp"]
+__all__ = ["FitContent", "Wellness", "decode_fit", "decode_wellness", "utc_timestamp"]
 
 _FIT_EPOCH = dt.datetime(1989, 12, 31)  # FIT date_time 0 (UTC_REFERENCE in Unix seconds)
 
@@ -186,12 +186,86 @@ def decode_fit(data: bytes, path: str, decoder: str = "auto") -> FitContent:
     file_type = content.file_id.get("type")
     n_records = len(content.records["timestamp"])
     if file_type is not None and file_type != "activity" and not n_records:
-        raise UnsupportedFileError(path, f"FIT file of type '{file_type}', not an activity")
+        raise NotAnActivityError(path, f"FIT file of type '{file_type}', not an activity")
     if not n_records:
         if content.truncated:
             raise TruncatedFileError(path, "file ends before any activity record")
         raise EmptyActivityError(path, "FIT activity holds no records")
     return content
+
+
+# The messages of a watch's wellness files (FIT SDK profile: monitoring_hr_data 211,
+# sleep_level 275, hrv_status_summary 370), and monitoring_info for the local offset.
+_WELLNESS_MESSAGES = ("monitoring_hr_data", "sleep_level", "hrv_status_summary",
+                      "monitoring_info", "file_id")
+
+
+class Wellness:
+    """What a non-activity FIT file says about readiness: ``(UTC time, value)`` pairs."""
+
+    def __init__(self) -> None:
+        self.resting_hr_bpm: list[tuple[pd.Timestamp, float]] = []
+        self.sleep_levels: list[tuple[pd.Timestamp, str]] = []
+        self.hrv_ms: list[tuple[pd.Timestamp, float]] = []
+        self.local_offset_s: float | None = None
+        self.file_type: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.resting_hr_bpm) + len(self.sleep_levels) + len(self.hrv_ms)
+
+
+def _wellness_message(message: Any, out: Wellness) -> None:
+    values = _values(message)
+    when = utc_timestamp(values.get("timestamp"))
+    name = message.name
+    if name == "file_id":
+        out.file_type = str(values.get("type")) if values.get("type") is not None else None
+    elif when is None:
+        return
+    elif name == "monitoring_info":
+        local = utc_timestamp(values.get("local_timestamp"))
+        if local is not None and out.local_offset_s is None:
+            offset = (local - when).total_seconds()
+            if abs(offset) <= 14 * 3600:
+                out.local_offset_s = float(round(offset / 900.0) * 900.0)
+    elif name == "monitoring_hr_data":
+        bpm = values.get("resting_heart_rate", values.get("current_day_resting_heart_rate"))
+        if isinstance(bpm, int | float) and 25 <= bpm <= 120:
+            out.resting_hr_bpm.append((when, float(bpm)))
+    elif name == "sleep_level" and values.get("sleep_level") is not None:
+        out.sleep_levels.append((when, str(values["sleep_level"])))
+    elif name == "hrv_status_summary":
+        ms = values.get("last_night_average")
+        if isinstance(ms, int | float) and 0 < ms < 300:
+            out.hrv_ms.append((when, float(ms)))
+
+
+def decode_wellness(data: bytes, path: str) -> Wellness:
+    """Resting heart rate, sleep levels and overnight HRV from a monitoring, sleep or HRV
+    FIT file, through fitparse; everything decoded before any damage is kept.
+
+    Raises:
+        CorruptFileError: nothing could be decoded.
+        NotAnActivityError: the file holds none of them (a settings file, a monitoring file
+            with steps only).
+    """
+    out = Wellness()
+    messages = _messages(data)
+    while True:
+        try:
+            message = next(messages)
+        except StopIteration:
+            break
+        except _DECODER_FAULTS as exc:
+            if out.file_type is None:
+                raise CorruptFileError(path, f"FIT data cannot be decoded: {exc!r}") from exc
+            break
+        if message.name in _WELLNESS_MESSAGES:
+            _wellness_message(message, out)
+    if not len(out):
+        raise NotAnActivityError(path, f"FIT file of type '{out.file_type}', not an activity, "
+                                 "and no resting heart rate, sleep or HRV in it")
+    return out
 
 
 def utc_timestamp(value: Any) -> pd.Timestamp | None:

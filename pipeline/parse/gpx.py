@@ -34,10 +34,12 @@ _GPX_OPEN = re.compile(rb"<gpx\b")
 
 @dataclass(frozen=True)
 class GpxTrack:
-    """One ``trk``: its points as columns, and its declared type."""
+    """One ``trk`` (or TCX ``Activity``): its points as columns, its declared type, and its
+    laps (TCX only: start_utc, timer_s, distance_m)."""
 
     sport: str
     points: pd.DataFrame
+    laps: pd.DataFrame | None = None
 
 
 def _declare_missing_prefixes(data: bytes) -> tuple[bytes, list[str]]:
