@@ -637,7 +637,7 @@ def _synthetic_sessions(n_athletes: int, years: int, rng: np.random.Generator) -
         dist = rng.normal(5000, 1500, len(d)).clip(1000)
         frames.append(pd.DataFrame({
             "activity_id": [f"{a}-{i}" for i in range(len(d))], "athlete_id": f"a{a:04d}",
-            "sport": "running", "start_utc": (d + pd.Timedelta(hours=7)).tz_localize("UTC"),
+            "sport": "running", "kind": "run", "start_utc": (d + pd.Timedelta(hours=7)).tz_localize("UTC"),
             "local_date": d, "distance_m": dist, "run_distance_m": dist * 0.8,
             "run_s": dist / 2.6, "load_run_min": dist / 2.6 / 60,
             "load_duration_min": dist / 2.4 / 60, "load_distance_km": dist / 1000,

@@ -57,6 +57,13 @@ def _run_nightly(inbox: Path, store: str | None, url: str | None, workers: int,
                                                     progress=sys.stderr.isatty(), workers=workers)
 
 
+def _open_store(store: str | None, url: str | None) -> Any:
+    """The store, without importing Prefect (the web commands answer in a second)."""
+    from pipeline.store import DEFAULT_STORE, Store
+
+    return Store(store or os.environ.get("COMEBACK_STORE", str(DEFAULT_STORE)), url)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     for f in summary["files"]:
         if f["status"] != "ingested":
@@ -300,6 +307,64 @@ def reprocess(inbox: str, store: StoreOpt = None, database_url: UrlOpt = None) -
 
     result = reprocess_flow(str(_inbox(inbox)), store, database_url)
     typer.echo(f"reprocessed {result['reprocessed']} files")
+
+
+@app.command()
+def web(inbox: Annotated[str, typer.Argument(help="Inbox folder (roster, programmes).")] = "data/sample/inbox",
+        store: StoreOpt = None, database_url: UrlOpt = None,
+        host: Annotated[str, typer.Option(help="Address to bind (loopback unless a proxy needs more).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port.")] = 8765,
+        secure_cookies: Annotated[bool, typer.Option(
+            "--secure-cookies", help="Mark the session cookie Secure (when served behind TLS).")] = False) -> None:
+    """Serve the athletes' check-in pages and the coach pages (see README 'Running it for a club')."""
+    import uvicorn
+
+    from flows.web import create_app
+
+    st = _open_store(store, database_url)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"warning: serving on {host}, not loopback: put it behind a TLS proxy", err=True)
+    uvicorn.run(create_app(st, _inbox(inbox), secure_cookies=secure_cookies), host=host,
+                port=port, log_level="warning", proxy_headers=True, server_header=False)
+
+
+@app.command("web-link")
+def web_link(athlete_id: str,
+             base_url: Annotated[str, typer.Option(help="Address the athletes reach the app at.")] = "http://127.0.0.1:8765",
+             revoke: Annotated[bool, typer.Option("--revoke", help="Stop the athlete's link working; issue no new one.")] = False,
+             inbox: Annotated[str, typer.Option(help="Inbox folder (for the roster).")] = "data/sample/inbox",
+             store: StoreOpt = None, database_url: UrlOpt = None) -> None:
+    """Print a new personal check-in link for an athlete (the previous link stops working)."""
+    from pipeline.access import issue_link_token, revoke_links
+    from pipeline.athletes import read_roster
+
+    st = _open_store(store, database_url)
+    if revoke:
+        typer.echo(f"{revoke_links(st, athlete_id)} link(s) revoked for {athlete_id}")
+        return
+    if athlete_id not in read_roster(_inbox(inbox) / "athletes.csv"):
+        raise ComebackError(f"athlete {athlete_id!r} is not in the roster {Path(inbox) / 'athletes.csv'}")
+    typer.echo(f"{base_url.rstrip('/')}/a/{issue_link_token(st, athlete_id)}")
+
+
+web_user_app = typer.Typer(help="Coach log-ins for the web pages.", no_args_is_help=True)
+app.add_typer(web_user_app, name="web-user")
+
+
+@web_user_app.command("add")
+def web_user_add(name: str, store: StoreOpt = None, database_url: UrlOpt = None,
+                 password: Annotated[str | None, typer.Option(
+                     envvar="COMEBACK_WEB_PASSWORD", hidden=True,
+                     help="Password (default: asked for, twice).")] = None) -> None:
+    """Create a coach's log-in, or set a new password for it."""
+    from pipeline.access import add_user
+
+    st = _open_store(store, database_url)
+    if password is None:
+        password = typer.prompt("password (10 characters or more)", hide_input=True,
+                                confirmation_prompt=True)
+    add_user(st, name, password)
+    typer.echo(f"log-in saved for {name.strip()}")
 
 
 def main() -> None:

@@ -20,18 +20,26 @@ from prefect.futures import as_completed, wait
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pipeline.alerts import AlertDeliveryError, AlertSettings, collect_alerts, send_pending
 from pipeline.athletes import read_roster, read_roster_checked
 from pipeline.inbox import InboxItem, iter_exports
 from pipeline.ingest import FileOutcome, ingest_items, unseen_items
 from pipeline.recompute import recompute, update_athletes
 from pipeline.store import DEFAULT_STORE, Store
 
-__all__ = ["default_store_root", "measuring_pool", "nightly", "open_store", "reprocess"]
+__all__ = ["default_store_root", "measuring_pool", "nightly", "open_store", "reprocess",
+           "settings_path"]
 
 
 def default_store_root() -> str:
     """The store folder: ``$COMEBACK_STORE`` or ``.comeback`` in the working directory."""
     return os.environ.get("COMEBACK_STORE", str(DEFAULT_STORE))
+
+
+def settings_path(store_root: str) -> Path:
+    """The settings file (alerts, web): ``$COMEBACK_SETTINGS`` or ``settings.toml`` in the
+    store folder, beside the data it protects and out of the inbox athletes write to."""
+    return Path(os.environ.get("COMEBACK_SETTINGS", str(Path(store_root) / "settings.toml")))
 
 
 @lru_cache(maxsize=8)
@@ -77,6 +85,27 @@ def ingest_batch(items: list[InboxItem], label: str, store_root: str, store_url:
                  roster: dict[str, Any], workers: int) -> list[FileOutcome]:
     executor = _pool(workers) if workers > 1 else None
     return ingest_items(open_store(store_root, store_url), items, roster, executor=executor)
+
+
+def _delivery_failed(task: Any, task_run: Any, state: State) -> bool:
+    return isinstance(state.data, AlertDeliveryError | OSError)
+
+
+@task(retries=2, retry_delay_seconds=[float(os.environ.get("COMEBACK_ALERT_RETRY_S", "30"))] * 2,
+      retry_condition_fn=_delivery_failed, cache_policy=NO_CACHE)
+def send_alerts(store_root: str, store_url: str | None, settings: AlertSettings) -> int:
+    """Deliver the pending alerts; a failing mail server is retried, then left for the
+    next night (the alerts stay pending), never failing the ingest."""
+    return send_pending(open_store(store_root, store_url), settings)
+
+
+def _alerts(root: str, url: str | None, st: Store, names: dict[str, str]) -> dict[str, Any]:
+    new = collect_alerts(st, names)
+    settings = AlertSettings.load(settings_path(root))
+    state = send_alerts(root, url, settings, return_state=True)
+    if state.is_completed():
+        return {"new": new, "sent": state.result(), "error": None}
+    return {"new": new, "sent": 0, "error": state.message}
 
 
 def _batches(items: list[InboxItem], size: int) -> list[list[InboxItem]]:
@@ -146,6 +175,7 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
         else:
             failures.append((label, fut.state.message))
     update = update_athletes(st, inbox_path, roster, checked.problems)
+    alerts = _alerts(root, database_url, st, {a: r.name for a, r in roster.items()})
     summary = {
         "ingested": sum(o.status == "ingested" for o in outcomes),
         "duplicates": sum(o.status == "duplicate" for o in outcomes),
@@ -155,6 +185,7 @@ def nightly(inbox: str, store: str | None = None, database_url: str | None = Non
         "files": [{"path": o.path, "status": o.status, "reason": o.reason} for o in outcomes],
         "checkin_problems": update.checkin_problems.to_dict("records"),
         "roster_problems": checked.problems.to_dict("records"),
+        "alerts": alerts,
         "store": str(Path(root).resolve()),
     }
     create_markdown_artifact(key="comeback-nightly", markdown=_summary_markdown(summary),

@@ -10,9 +10,10 @@ import pandas as pd
 from pandera.errors import SchemaErrors
 
 from pipeline.errors import CheckInError
-from schemas import CheckInProblems, CheckIns
+from schemas import CheckInFileRows, CheckInProblems, CheckIns
 
-__all__ = ["CHECKIN_COLUMNS", "CheckInResult", "parse_checkins", "read_checkins"]
+__all__ = ["CHECKIN_COLUMNS", "CheckInResult", "file_row_times", "merge_checkins",
+           "parse_checkins", "read_checkins"]
 
 CHECKIN_COLUMNS = tuple(CheckIns.to_schema().columns)
 _PROBLEM_COLUMNS = [c for c in CheckInProblems.to_schema().columns if c != "athlete_id"]
@@ -116,3 +117,43 @@ def read_checkins(path: str | Path, athlete_id: str | None = None) -> CheckInRes
     if raw.empty:
         return CheckInResult(_empty_checkins(), pd.DataFrame(columns=_PROBLEM_COLUMNS))
     return parse_checkins(raw, source=str(path))
+
+
+def file_row_times(athlete_id: str, checkins: pd.DataFrame, file_time_utc: pd.Timestamp,
+                   known: pd.DataFrame) -> pd.DataFrame:
+    """When each row of a checkins.csv was first seen with its present answers: rows
+    unchanged since an earlier read keep that time; new or edited rows take the file's
+    modification time. A validated ``CheckInFileRows`` frame."""
+    digest = pd.util.hash_pandas_object(checkins[list(CHECKIN_COLUMNS)].astype(str),
+                                        index=False).astype(str)
+    rows = pd.DataFrame({"athlete_id": athlete_id, "date": checkins["date"].to_numpy(),
+                         "row_sha256": digest.to_numpy()})
+    if len(known):
+        seen = known[["date", "row_sha256", "first_seen_utc"]].assign(
+            date=pd.to_datetime(known["date"]))
+        rows = rows.merge(seen, on=["date", "row_sha256"], how="left")
+    else:
+        rows["first_seen_utc"] = pd.NaT
+    first = pd.to_datetime(rows["first_seen_utc"], utc=True)
+    rows["first_seen_utc"] = first.fillna(file_time_utc)
+    return CheckInFileRows.validate(rows)
+
+
+def merge_checkins(from_file: pd.DataFrame, file_rows: pd.DataFrame | None,
+                   submissions: pd.DataFrame) -> pd.DataFrame:
+    """The effective check-ins: for each athlete and day, the latest of the checkins.csv row
+    (timed when it was first seen with its present answers, :func:`file_row_times`) and the
+    rows sent from the athlete's page (timed when sent). Both stay in their history: the
+    file, and ``checkin_submissions``."""
+    if submissions is None or submissions.empty:
+        return from_file
+    timed = from_file.assign(_at=pd.Timestamp(0, tz="UTC"))
+    if file_rows is not None and len(file_rows) and len(timed):
+        at = file_rows.set_index(pd.to_datetime(file_rows["date"]))["first_seen_utc"]
+        timed["_at"] = pd.to_datetime(timed["date"]).map(at).fillna(timed["_at"]).to_numpy()
+    parts = [timed, submissions.rename(columns={"submitted_utc": "_at"})]
+    both = pd.concat([p[[*CHECKIN_COLUMNS, "_at"]] for p in parts if len(p)], ignore_index=True)
+    latest = both.sort_values("_at", kind="stable").drop_duplicates(["athlete_id", "date"],
+                                                                     keep="last")
+    latest = latest.drop(columns="_at").sort_values(["athlete_id", "date"]).reset_index(drop=True)
+    return CheckIns.validate(latest.astype({c: "boolean" for c in _YES_NO}))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.athletes import Athlete
-from pipeline.checkins import read_checkins
+from pipeline.checkins import CHECKIN_COLUMNS, file_row_times, merge_checkins, read_checkins
 from pipeline.errors import ArgumentError, CheckInError
 from pipeline.evaluate import Evaluation, evaluate
 from pipeline.program import program_file
@@ -23,23 +23,37 @@ __all__ = ["AthleteUpdate", "acknowledge_review", "athletes_to_recompute", "prof
            "recompute", "refresh_checkins", "refresh_wellness", "update_athletes"]
 
 
-def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.DataFrame:
-    """Re-read the athletes' checkins.csv files that changed since they were last read.
+def _no_checkins() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in CHECKIN_COLUMNS})
 
-    A file is read again only when its bytes differ from the ones the store holds rows of;
-    its athlete then waits for a recompute. Returns the rejected rows (line, column, reason)
+
+def _no_problems() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in CheckInProblems.to_schema().columns})
+
+
+def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.DataFrame:
+    """Re-read the athletes' checkins.csv files that changed since they were last read, and
+    merge in the check-ins sent from their page (:func:`pipeline.checkins.merge_checkins`).
+
+    A file is read again only when its bytes differ from the ones the store holds rows of,
+    or a check-in arrived from the page; its athlete then waits for a recompute. Returns the rejected rows (line, column, reason)
     the store now holds for these athletes, whether found tonight or on an earlier night.
     """
     ids = sorted(set(athletes))
     states = store.athlete_states()
     for aid in ids:
         path = inbox / aid / "checkins.csv"
-        if not path.exists():
-            continue
-        sha = file_key(path.read_bytes())
+        data = path.read_bytes() if path.exists() else None
+        sha = file_key(data) if data is not None else "no checkins.csv"
         if states.get(aid, {}).get("checkins_sha256") == sha:
             continue
         source = f"{aid}/checkins.csv"
+        submissions = store.table("checkin_submissions", aid)
+        if data is None:
+            if len(submissions):
+                store.replace_checkins(aid, merge_checkins(_no_checkins(), None, submissions),
+                                       CheckInProblems.validate(_no_problems()), sha)
+            continue
         try:
             result = read_checkins(path, aid)
         except CheckInError as exc:
@@ -50,8 +64,11 @@ def refresh_checkins(store: Store, inbox: Path, athletes: Iterable[str]) -> pd.D
             store.record_checkin_problems(aid, CheckInProblems.validate(problem), sha)
             continue
         problems = result.problems.assign(athlete_id=aid, source=source)
-        store.replace_checkins(aid, result.checkins,
-                               CheckInProblems.validate(problems.astype({"value": str})), sha)
+        stamp = pd.Timestamp(path.stat().st_mtime_ns, unit="ns", tz="UTC")
+        rows = file_row_times(aid, result.checkins, stamp, store.table("checkin_file_rows", aid))
+        store.replace_checkins(aid, merge_checkins(result.checkins, rows, submissions),
+                               CheckInProblems.validate(problems.astype({"value": str})), sha,
+                               file_rows=rows)
     problems = store.table("checkin_problems", ids)
     return problems.sort_values(["source", "line"]).reset_index(drop=True)
 

@@ -26,8 +26,8 @@ from pipeline.config import ACWR_BANDS
 from pipeline.load import acwr_label
 from pipeline.store import Store
 
-__all__ = ["ACWR_INFO_TEXT", "AthleteWeek", "iso_week", "last_full_week", "week_totals",
-           "write_reports"]
+__all__ = ["ACWR_INFO_TEXT", "AthleteWeek", "iso_week", "last_full_week", "render_reports",
+           "week_totals", "write_reports"]
 
 ACWR_INFO_TEXT = (
     "The acute:chronic ratio describes how this week compares with the previous three. "
@@ -171,12 +171,23 @@ class AthleteWeek:
     sessions: int
     file: str
     why: str | None = None  # the latest decision's explanation
+    run_min: float = 0.0  # this week's running minutes
+    run_min_before: float = 0.0  # the week before's
+    acwr: float | None = None
+    acwr_label: str | None = None
+    stage_change: int = 0  # stage at the end of the week minus at its start
+    open_alerts: int = 0  # alerts recorded for the coach this week
+    answered: int = 0  # days of the week's sessions with all three soreness answers
+    trend: Markup | None = None  # 8 weeks of running minutes
 
     @property
     def attention(self) -> int:
-        """Higher means look first: alerts, review advice, cautions, a drop or hold."""
+        """Higher means look first: alerts, review advice, cautions, a drop or hold, missing
+        check-ins."""
         drop = self.verdict in ("DROP", "HOLD")
-        return self.alerts * 100 + self.review * 50 + self.cautions * 10 + drop * 5
+        missing = max(self.sessions - self.answered, 0)
+        return (max(self.alerts, self.open_alerts) * 100 + self.review * 50 + self.cautions * 10
+                + drop * 5 + missing)
 
 
 def _env() -> Environment:
@@ -258,6 +269,33 @@ def _quality_notes(rows: list[dict[str, Any]], quarantined: pd.DataFrame) -> lis
     return quality
 
 
+def _trend(daily: pd.DataFrame, end: dt.date) -> Markup | None:
+    """A small chart of the last 8 weeks' running minutes (the overview's trend)."""
+    lo = pd.Timestamp(end) - pd.Timedelta(days=55)
+    d = daily[(daily["date"] >= lo) & (daily["date"] <= pd.Timestamp(end))]
+    if not len(d):
+        return None
+    weekly = d.groupby(d["date"].dt.to_period("W-SUN").dt.start_time)["run_min"].sum()
+    fig, ax = plt.subplots(figsize=(1.8, 0.45))
+    ax.bar(weekly.index, weekly.to_numpy(), width=5, color="#1f4e79")
+    ax.axis("off")
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return Markup(text[text.index("<svg"):])
+
+
+def _week_minutes(daily: pd.DataFrame, start: dt.date, end: dt.date) -> float:
+    d = daily[(daily["date"] >= pd.Timestamp(start)) & (daily["date"] <= pd.Timestamp(end))]
+    return float(d["run_min"].sum())
+
+
+def _stage_on(decisions: pd.DataFrame, day: pd.Timestamp) -> int | None:
+    before = decisions[decisions["date"] <= day]
+    return int(before["stage_after"].iloc[-1]) if len(before) else None
+
+
 def write_reports(store: Store, week: str, out_dir: str | Path,
                   names: dict[str, str] | None = None,
                   injured_areas: dict[str, str] | None = None) -> Path:
@@ -269,9 +307,24 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
         names: athlete_id → display name (from the roster); ids are shown otherwise.
         injured_areas: athlete_id → the roster's injured side/area, shown on the page.
     """
-    start, end = iso_week(week)
     folder = Path(out_dir) / week
     folder.mkdir(parents=True, exist_ok=True)
+    for name, html in render_reports(store, week, names, injured_areas).items():
+        (folder / name).write_text(html, encoding="utf-8")
+    return folder / "index.html"
+
+
+def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
+                   injured_areas: dict[str, str] | None = None, *,
+                   pages: str | None = "all", link_prefix: str = "") -> dict[str, str]:
+    """The week's report as HTML by file name: ``index.html`` and ``<athlete>.html``.
+
+    Args:
+        pages: ``all`` athlete pages, one athlete's id (the coach page serves one at a
+            time), or None for the overview only.
+        link_prefix: Prefix of the overview's links to the athlete pages.
+    """
+    start, end = iso_week(week)
     env = _env()
     names = names or {}
     sessions_all = store.table("sessions")
@@ -283,7 +336,9 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
     reviews_all = store.table("reviews")
     cross_all = store.table("cross_training_daily")
     readiness_all = store.table("readiness")
+    alerts_all = store.table("alerts")
     overview = []
+    out: dict[str, str] = {}
 
     def in_week(f: pd.DataFrame, col: str = "date") -> pd.DataFrame:
         return f[(f[col] >= pd.Timestamp(start)) & (f[col] <= pd.Timestamp(end))]
@@ -310,6 +365,35 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
         targets = decisions["cadence_target_spm"].dropna()
         target = float(targets.iloc[-1]) if len(targets) else None
         page = f"{aid}.html"
+        week_start = pd.Timestamp(start)
+        stage_before = _stage_on(decisions, week_start - pd.Timedelta(days=1))
+        stage_now = _stage_on(decisions, pd.Timestamp(end))
+        prev_start, prev_end = start - dt.timedelta(days=7), start - dt.timedelta(days=1)
+        on_foot = week_sessions[week_sessions["kind"].isin(["run", "walk"])]
+        answered = checkins_all[(checkins_all["athlete_id"] == aid)  # all three answers
+                                & checkins_all["date"].isin(on_foot["local_date"])
+                                & checkins_all[["warmup", "during", "next_day"]].notna().all(axis=1)]
+        alerts = alerts_all[(alerts_all["athlete_id"] == aid)
+                            & (alerts_all["date"] >= week_start)
+                            & (alerts_all["date"] <= pd.Timestamp(end))]
+        overview.append(AthleteWeek(
+            athlete_id=aid, name=names.get(aid, aid),
+            stage=int(latest["stage_after"]) if latest else None,
+            verdict=latest["verdict"] if latest else None,
+            alerts=int((week_flags["severity"] == "alert").sum()),
+            cautions=int((week_flags["severity"] == "caution").sum()),
+            review=bool(nxt and nxt.get("status") == "review"), sessions=len(on_foot),
+            file=f"{link_prefix}{page}",
+            why=(latest.get("explanation") or latest.get("reason")) if latest else None,
+            run_min=_week_minutes(daily, start, end),
+            run_min_before=_week_minutes(daily, prev_start, prev_end),
+            acwr=today["ratio_uncoupled"] if today else None,
+            acwr_label=acwr_label(today["ratio_uncoupled"]) if today else None,
+            stage_change=(stage_now - stage_before) if stage_now and stage_before else 0,
+            open_alerts=len(alerts), answered=int(answered["date"].nunique()),
+            trend=_trend(daily, end)))
+        if pages != "all" and pages != aid:
+            continue
         html = env.get_template("athlete.html.j2").render(
             athlete_id=aid, name=names.get(aid, aid), week=week, start=start, end=end,
             rows=rows, flags=[_plain(f) for f in week_flags.to_dict("records")], latest=latest,
@@ -323,18 +407,9 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
             charts=_charts(daily, sessions, decisions, start, end, target,
                            cross_all[cross_all["athlete_id"] == aid], readiness)
             if len(sessions) else {})
-        (folder / page).write_text(html, encoding="utf-8")
-        overview.append(AthleteWeek(
-            athlete_id=aid, name=names.get(aid, aid),
-            stage=int(latest["stage_after"]) if latest else None,
-            verdict=latest["verdict"] if latest else None,
-            alerts=int((week_flags["severity"] == "alert").sum()),
-            cautions=int((week_flags["severity"] == "caution").sum()),
-            review=bool(nxt and nxt.get("status") == "review"), sessions=len(week_sessions),
-            file=page, why=(latest.get("explanation") or latest.get("reason")) if latest else None))
+        out[page] = html
     overview.sort(key=lambda a: (-a.attention, a.athlete_id))
-    index = folder / "index.html"
-    index.write_text(env.get_template("index.html.j2").render(
+    out["index.html"] = env.get_template("index.html.j2").render(
         week=week, start=start, end=end, athletes=overview,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")), encoding="utf-8")
-    return index
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    return out

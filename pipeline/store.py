@@ -36,8 +36,11 @@ from sqlalchemy.engine import Engine
 from pipeline.activity import Columns, sport_kind, to_columns
 from pipeline.errors import StoreError
 from schemas import (
+    Alerts,
+    CheckInFileRows,
     CheckInProblems,
     CheckIns,
+    CheckInSubmissions,
     CrossTrainingDaily,
     DailyLoad,
     Decisions,
@@ -49,6 +52,8 @@ from schemas import (
     Reviews,
     Segments,
     Sessions,
+    WebTokens,
+    WebUsers,
 )
 
 __all__ = ["DEFAULT_STORE", "TABLES", "ActivityWrite", "Store", "align_with_models", "archive_raw",
@@ -98,6 +103,15 @@ READINGS = sa.Table("readiness_readings", _meta, *_cols(ReadinessReadings),
                     sa.Index("ix_readings_athlete", "athlete_id"))
 READINESS = sa.Table("readiness", _meta, *_cols(Readiness),
                      sa.Index("ix_readiness_athlete", "athlete_id"))
+# The athlete–coach loop: check-in links (hashed tokens), coach log-ins (argon2 hashes),
+# every check-in sent from the page, and the alerts with when each was sent.
+WEB_TOKENS = sa.Table("web_tokens", _meta, *_cols(WebTokens))
+WEB_USERS = sa.Table("web_users", _meta, *_cols(WebUsers))
+SUBMISSIONS = sa.Table("checkin_submissions", _meta, *_cols(CheckInSubmissions),
+                       sa.Index("ix_submissions_athlete", "athlete_id"))
+ALERTS = sa.Table("alerts", _meta, *_cols(Alerts))
+FILE_ROWS = sa.Table("checkin_file_rows", _meta, *_cols(CheckInFileRows),
+                     sa.Index("ix_file_rows_athlete", "athlete_id"))
 # Per athlete: fingerprints of the inputs the derived tables were computed from, and whether
 # rows written since (sessions, check-ins) still wait for a recompute. The nightly run
 # recomputes only athletes that are stale or whose inputs changed.
@@ -119,18 +133,23 @@ VERSION = sa.Table("schema_version", _meta, sa.Column("version", sa.Integer, nul
 
 TABLES: dict[str, sa.Table] = {
     "files": FILES, "sessions": SESSIONS, "segments": SEGMENTS, "checkins": CHECKINS,
-    "daily_load": DAILY, "cross_training_daily": CROSS_DAILY, "decisions": DECISIONS, "flags": FLAGS, "next_sessions": NEXT,
-    "checkin_problems": CHECKIN_PROBLEMS, "reviews": REVIEWS, "athlete_state": ATHLETE_STATE,
-    "readiness_readings": READINGS, "readiness": READINESS,
-    "inbox_files": INBOX_FILES,
+    "daily_load": DAILY, "cross_training_daily": CROSS_DAILY, "decisions": DECISIONS,
+    "flags": FLAGS, "next_sessions": NEXT, "checkin_problems": CHECKIN_PROBLEMS,
+    "reviews": REVIEWS, "athlete_state": ATHLETE_STATE, "readiness_readings": READINGS,
+    "readiness": READINESS, "web_tokens": WEB_TOKENS, "web_users": WEB_USERS,
+    "checkin_submissions": SUBMISSIONS, "alerts": ALERTS, "inbox_files": INBOX_FILES,
+    "checkin_file_rows": FILE_ROWS,
 }
 _MODELS: dict[str, Any] = {
     "files": FileLedger, "sessions": Sessions, "segments": Segments, "checkins": CheckIns,
     "daily_load": DailyLoad, "cross_training_daily": CrossTrainingDaily,
     "decisions": Decisions, "flags": Flags,
     "next_sessions": NextSessions, "checkin_problems": CheckInProblems, "reviews": Reviews,
-    "readiness_readings": ReadinessReadings, "readiness": Readiness}
-_TIMESTAMP_COLUMNS = {"start_utc", "acknowledged_utc"}
+    "readiness_readings": ReadinessReadings, "readiness": Readiness, "web_tokens": WebTokens,
+    "web_users": WebUsers, "checkin_submissions": CheckInSubmissions, "alerts": Alerts,
+    "checkin_file_rows": CheckInFileRows}
+_TIMESTAMP_COLUMNS = {"start_utc", "acknowledged_utc", "created_utc", "revoked_utc",
+                      "sent_utc", "submitted_utc", "first_seen_utc"}
 _DATE_COLUMNS = {"local_date", "date", "rest_until"}
 
 
@@ -603,11 +622,14 @@ class Store:
             self._replace(conn, table, list(athletes), frame)
 
     def replace_checkins(self, athlete_id: str, checkins: pd.DataFrame, problems: pd.DataFrame,
-                         sha256: str) -> None:
+                         sha256: str, file_rows: pd.DataFrame | None = None) -> None:
         """An athlete's check-ins and rejected rows as read from a file whose bytes hash to
-        ``sha256``, in one transaction; the athlete then waits for a recompute."""
+        ``sha256`` (and when each file row was first seen), in one transaction; the athlete
+        then waits for a recompute."""
         with self._lock, self.engine.begin() as conn:
             self._replace(conn, "checkins", [athlete_id], checkins)
+            if file_rows is not None:
+                self._replace(conn, "checkin_file_rows", [athlete_id], file_rows)
             self._replace_problems(conn, f"{athlete_id}/checkins.csv", problems)
             self._set_state(conn, {athlete_id: {"checkins_sha256": sha256, "stale": True}})
 
@@ -656,6 +678,75 @@ class Store:
             conn.execute(REVIEWS.insert(), _rows(row, REVIEWS))
             self._set_state(conn, {athlete_id: {"stale": True}})
         return row
+
+    # -- the athlete–coach loop ------------------------------------------------------------
+    def add_web_token(self, athlete_id: str, token_sha256: str) -> None:
+        """A new check-in link for the athlete; every earlier link of theirs stops working."""
+        now = _plain(pd.Timestamp.now(tz="UTC"))
+        row = WebTokens.validate(pd.DataFrame([{"athlete_id": athlete_id,
+                                                "token_sha256": token_sha256,
+                                                "created_utc": pd.Timestamp.now(tz="UTC"),
+                                                "revoked_utc": None}]))
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(WEB_TOKENS.update().where(WEB_TOKENS.c.athlete_id == athlete_id)
+                         .where(WEB_TOKENS.c.revoked_utc.is_(None)).values(revoked_utc=now))
+            conn.execute(WEB_TOKENS.insert(), _rows(row, WEB_TOKENS))
+
+    def revoke_web_tokens(self, athlete_id: str) -> int:
+        """Revoke every working link of the athlete; returns how many."""
+        now = _plain(pd.Timestamp.now(tz="UTC"))
+        with self._lock, self.engine.begin() as conn:
+            return int(conn.execute(WEB_TOKENS.update()
+                                    .where(WEB_TOKENS.c.athlete_id == athlete_id)
+                                    .where(WEB_TOKENS.c.revoked_utc.is_(None))
+                                    .values(revoked_utc=now)).rowcount)
+
+    def athlete_of_token(self, token_sha256: str) -> str | None:
+        """The athlete whose working link hashes to this, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(WEB_TOKENS.c.athlete_id)
+                                .where(WEB_TOKENS.c.token_sha256 == token_sha256)
+                                .where(WEB_TOKENS.c.revoked_utc.is_(None))).scalar()
+
+    def set_web_user(self, name: str, password_hash: str) -> None:
+        row = WebUsers.validate(pd.DataFrame([{"name": name, "password_hash": password_hash,
+                                               "created_utc": pd.Timestamp.now(tz="UTC")}]))
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(WEB_USERS.delete().where(WEB_USERS.c.name == name))
+            conn.execute(WEB_USERS.insert(), _rows(row, WEB_USERS))
+
+    def web_user_hash(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(WEB_USERS.c.password_hash)
+                                .where(WEB_USERS.c.name == name)).scalar()
+
+    def add_checkin_submission(self, row: pd.DataFrame) -> None:
+        """A check-in sent from the athlete's page: kept, and the athlete's check-ins are
+        merged again (and recomputed) on the next refresh."""
+        row = CheckInSubmissions.validate(row)
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(SUBMISSIONS.insert(), _rows(row, SUBMISSIONS))
+            self._set_state(conn, {str(a): {"checkins_sha256": None, "stale": True}
+                                   for a in set(row["athlete_id"])})
+
+    def add_alerts(self, alerts: pd.DataFrame) -> int:
+        """Record new alerts; a key already recorded is skipped. Returns how many were new."""
+        if alerts.empty:
+            return 0
+        with self._lock, self.engine.begin() as conn:
+            known = set(conn.execute(sa.select(ALERTS.c.alert_key).where(
+                ALERTS.c.alert_key.in_(list(alerts["alert_key"])))).scalars())
+            new = Alerts.validate(alerts[~alerts["alert_key"].isin(known)])
+            if len(new):
+                conn.execute(ALERTS.insert(), _rows(new, ALERTS))
+        return len(new)
+
+    def mark_alert(self, alert_key: str, *, sent: bool, error: str | None = None) -> None:
+        """One delivery attempt of an alert: sent now, or failed with ``error``."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(ALERTS.update().where(ALERTS.c.alert_key == alert_key).values(
+                attempts=ALERTS.c.attempts + 1, last_error=error,
+                sent_utc=_plain(pd.Timestamp.now(tz="UTC")) if sent else None))
 
     def replace_derived(self, frames: Mapping[str, pd.DataFrame],
                         profiles: Mapping[str, str]) -> None:

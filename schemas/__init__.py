@@ -8,10 +8,22 @@ from schemas.load import CrossTrainingDaily, DailyLoad
 from schemas.readiness import Readiness, ReadinessReadings
 from schemas.records import CleanRecords, GaitRecords, RawRecords, as_built
 from schemas.sessions import ACTIVITY_KINDS, Segments, Sessions
+from schemas.web import (
+    ALERT_KINDS,
+    Alerts,
+    CheckInFileRows,
+    CheckInSubmissions,
+    WebTokens,
+    WebUsers,
+)
 
 __all__ = [
     "ACTIVITY_KINDS",
+    "ALERT_KINDS",
+    "Alerts",
+    "CheckInFileRows",
     "CheckInProblems",
+    "CheckInSubmissions",
     "CheckIns",
     "CleanRecords",
     "CrossTrainingDaily",
@@ -27,5 +39,7 @@ __all__ = [
     "Reviews",
     "Segments",
     "Sessions",
+    "WebTokens",
+    "WebUsers",
     "as_built",
 ]
