@@ -59,7 +59,7 @@ class CheckInFileRows(pa.DataFrameModel):
 
     class Config:
         coerce = True
-        unique = ["athlete_id", "date"]
+        unique = ("athlete_id", "date")
 
 
 class Alerts(pa.DataFrameModel):
