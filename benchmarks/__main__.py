@@ -113,10 +113,16 @@ def _variant(data: bytes, k: int) -> bytes:
     return bytes(out)
 
 
+def _activity_fits() -> list[Path]:
+    """The sample squad's activity FIT files (not its daily wellness files, which carry no
+    records and would make an ingest look slower per record than it is)."""
+    return sorted(p for p in SAMPLE.rglob("*.fit") if not p.name.endswith("_wellness.fit"))
+
+
 def club_inbox(root: Path, athletes: int) -> Path:
     """An inbox of ``athletes`` × the sample squad's FIT files, every file distinct bytes."""
     inbox = root / "club"
-    fits = sorted(SAMPLE.rglob("*.fit"))
+    fits = _activity_fits()
     template = next(ln for ln in (SAMPLE / "athletes.csv").read_text().splitlines()
                     if ln.startswith("cara,"))
     rows = [(SAMPLE / "athletes.csv").read_text().splitlines()[0]]
@@ -459,7 +465,7 @@ def _club_history(root: Path, athletes: int) -> tuple[Any, Path, int]:
     store, roster = _squad_store(root, athletes=athletes, weeks=76)
     inbox = root / "inbox"
     _roster_inbox(inbox, store, roster)
-    fits = sorted(SAMPLE.rglob("*.fit"))
+    fits = _activity_fits()
     per_athlete = len(store.table("sessions")) // athletes
     handled = []
     for a, aid in enumerate(sorted(roster)):
@@ -711,7 +717,7 @@ def main() -> None:
              f"/ pandas {pd.__version__}. Single runs unless stated; the machine may be shared.",
              ""]
     sets = {"corpus running FIT": files} if files else {}
-    sample_fits = sorted(SAMPLE.rglob("*.fit"))
+    sample_fits = _activity_fits()
     sets["sample squad FIT"] = sample_fits[:12] if args.quick else sample_fits
     from flows.nightly import measuring_pool
 

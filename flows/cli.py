@@ -23,7 +23,7 @@ UrlOpt = Annotated[str | None, typer.Option(
     help="SQLAlchemy URL of a PostgreSQL database instead of the embedded SQLite.")]
 TABLE_NAMES = ("files", "sessions", "segments", "checkins", "daily_load", "cross_training_daily",
                "readiness", "readiness_readings", "decisions", "flags", "next_sessions",
-               "reviews", "checkin_problems")
+               "reviews", "checkin_problems", "checkin_submissions", "alerts")
 
 
 def _quiet_prefect() -> None:

@@ -123,6 +123,32 @@ def _flag_alerts(flags: pd.DataFrame, names: Mapping[str, str], since: pd.Timest
     return rows
 
 
+def _review_once(rows: list[dict[str, object]], known: pd.DataFrame,
+                 reviews: pd.DataFrame) -> list[dict[str, object]]:
+    """One REVIEW alert per review: the flag repeats on every session while the review is
+    open, the coach hears of it when it opens (again after an acknowledgement, not before)."""
+    acked = (reviews.groupby("athlete_id")["acknowledged_utc"].max().dt.tz_localize(None)
+             .dt.normalize() if len(reviews) else pd.Series(dtype="datetime64[ns]"))
+    told = known[known["kind"] == "REVIEW"] if len(known) else known
+    kept, seen = [], set()
+    for row in sorted(rows, key=lambda r: pd.Timestamp(r["date"])):  # type: ignore[arg-type]
+        if row["kind"] != "REVIEW":
+            kept.append(row)
+            continue
+        aid, day = row["athlete_id"], pd.Timestamp(row["date"])  # type: ignore[arg-type]
+        since = acked.get(aid)
+        if since is not None and day < since:
+            continue  # a review already acknowledged
+        earlier = told[told["athlete_id"] == aid] if len(told) else told
+        if since is not None and len(earlier):
+            earlier = earlier[pd.to_datetime(earlier["date"]) >= since]
+        if aid in seen or len(earlier):
+            continue
+        seen.add(aid)
+        kept.append(row)
+    return kept
+
+
 def _missing_checkins(sessions: pd.DataFrame, checkins: pd.DataFrame,
                       names: Mapping[str, str], since: pd.Timestamp,
                       now: pd.Timestamp) -> list[dict[str, object]]:
@@ -152,7 +178,8 @@ def collect_alerts(store: Store, names: Mapping[str, str] | None = None,
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
     since = now - MAX_AGE
     names = names or {}
-    rows = _flag_alerts(store.table("flags"), names, since, now)
+    rows = _review_once(_flag_alerts(store.table("flags"), names, since, now),
+                        store.table("alerts"), store.table("reviews"))
     recent = store.table("sessions", start_utc_between=(since, now))
     rows += _missing_checkins(recent, store.table("checkins", sorted(set(recent["athlete_id"]))),
                               names, since, now)
