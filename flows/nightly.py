@@ -22,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.alerts import AlertDeliveryError, AlertSettings, collect_alerts, send_pending
 from pipeline.athletes import read_roster, read_roster_checked
+from pipeline.errors import ConfigError
 from pipeline.inbox import InboxItem, iter_exports
 from pipeline.ingest import FileOutcome, ingest_items, unseen_items
 from pipeline.recompute import recompute, update_athletes
@@ -91,8 +92,8 @@ def _delivery_failed(task: Any, task_run: Any, state: State) -> bool:
     return isinstance(state.data, AlertDeliveryError | OSError)
 
 
-@task(retries=2, retry_delay_seconds=[float(os.environ.get("COMEBACK_ALERT_RETRY_S", "30"))] * 2,
-      retry_condition_fn=_delivery_failed, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=_delivery_failed,
+      cache_policy=NO_CACHE)
 def send_alerts(store_root: str, store_url: str | None, settings: AlertSettings) -> int:
     """Deliver the pending alerts; a failing mail server is retried, then left for the
     next night (the alerts stay pending), never failing the ingest."""
@@ -101,8 +102,13 @@ def send_alerts(store_root: str, store_url: str | None, settings: AlertSettings)
 
 def _alerts(root: str, url: str | None, st: Store, names: dict[str, str]) -> dict[str, Any]:
     new = collect_alerts(st, names)
-    settings = AlertSettings.load(settings_path(root))
-    state = send_alerts(root, url, settings, return_state=True)
+    try:
+        settings = AlertSettings.load(settings_path(root))
+    except ConfigError as exc:  # recorded alerts wait for a readable settings file
+        return {"new": new, "sent": 0, "error": str(exc)}
+    delay = float(os.environ.get("COMEBACK_ALERT_RETRY_S", "30"))  # read at run time
+    state = send_alerts.with_options(retry_delay_seconds=delay)(
+        root, url, settings, return_state=True)
     if state.is_completed():
         return {"new": new, "sent": state.result(), "error": None}
     return {"new": new, "sent": 0, "error": state.message}

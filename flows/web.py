@@ -184,13 +184,18 @@ def create_app(store: Store, inbox: str | Path, *, secure_cookies: bool = False,
                                 "Ask your coach for a new one.")
         return aid
 
+    def checkin_form(request: Request, aid: str, token: str, *, status: int = 200,
+                     saved: bool = False, errors: list[str] | None = None,
+                     form: dict[str, str] | None = None) -> HTMLResponse:
+        athlete = web.roster().get(aid)
+        return page(request, "checkin.html.j2", status=status,
+                    athlete=athlete.name if athlete else aid, token=token, questions=QUESTIONS,
+                    saved=saved, errors=errors or [], form=form or {},
+                    **web.athlete_context(aid))
+
     @app.get("/a/{token}", response_class=HTMLResponse)
     def checkin_page(request: Request, token: str, saved: int = 0) -> HTMLResponse:
-        aid = athlete_of(token)
-        name = web.roster().get(aid)
-        return page(request, "checkin.html.j2", athlete=name.name if name else aid,
-                    token=token, questions=QUESTIONS, saved=bool(saved), errors=[], form={},
-                    **web.athlete_context(aid))
+        return checkin_form(request, athlete_of(token), token, saved=bool(saved))
 
     @app.post("/a/{token}", response_class=HTMLResponse)
     async def checkin_submit(request: Request, token: str) -> Response:
@@ -209,11 +214,8 @@ def create_app(store: Store, inbox: str | Path, *, secure_cookies: bool = False,
         errors += [f"{p['column'].replace('_', ' ')}: {p['reason']}"
                    for p in result.problems.to_dict("records")]
         if errors or result.checkins.empty:
-            name = web.roster().get(aid)
-            return page(request, "checkin.html.j2", status=400,
-                        athlete=name.name if name else aid, token=token, questions=QUESTIONS,
-                        saved=False, errors=errors or ["The answers could not be read."],
-                        form=row, **web.athlete_context(aid))
+            return checkin_form(request, aid, token, status=400, form=row,
+                                errors=errors or ["The answers could not be read."])
         store.add_checkin_submission(result.checkins.assign(
             submitted_utc=pd.Timestamp.now(tz="UTC")))
         web.refresh(aid)
@@ -275,7 +277,7 @@ def create_app(store: Store, inbox: str | Path, *, secure_cookies: bool = False,
         roster = web.roster()
         if aid not in roster:
             raise HTTPException(status_code=404, detail="No such athlete.")
-        checkins = store.table("checkins", aid).assign(what="check-in")
+        checkins = store.table("checkins", aid)
         decisions = store.table("decisions", aid)
         timeline = sorted(
             [{"date": r["date"], "kind": "check-in", "text": _checkin_text(r)}

@@ -272,3 +272,8 @@ def test_the_night_sends_new_alerts_once_and_survives_a_dead_mail_server(tmp_pat
     nightly(str(inbox), str(dead))  # the dead store's pending alert goes out when mail works
     assert len(smtp.handler_.messages) == 2
     assert Path(dead).exists()
+    bad = tmp_path / "settings.toml"
+    bad.write_text("[alerts\n")
+    monkeypatch.setenv("COMEBACK_SETTINGS", str(bad))
+    summary = nightly(str(inbox), str(live))  # a broken settings file does not fail the night
+    assert "not valid TOML" in summary["alerts"]["error"]
