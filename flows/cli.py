@@ -332,10 +332,11 @@ def web(inbox: Annotated[str, typer.Argument(help="Inbox folder (roster, program
 def web_link(athlete_id: str,
              base_url: Annotated[str, typer.Option(help="Address the athletes reach the app at.")] = "http://127.0.0.1:8765",
              revoke: Annotated[bool, typer.Option("--revoke", help="Stop the athlete's link working; issue no new one.")] = False,
+             days: Annotated[int | None, typer.Option(min=1, help="Days the new link works [default: 120].")] = None,
              inbox: Annotated[str, typer.Option(help="Inbox folder (for the roster).")] = "data/sample/inbox",
              store: StoreOpt = None, database_url: UrlOpt = None) -> None:
     """Print a new personal check-in link for an athlete (the previous link stops working)."""
-    from pipeline.access import issue_link_token, revoke_links
+    from pipeline.access import LINK_DAYS, issue_link_token, revoke_links
     from pipeline.athletes import read_roster
 
     st = _open_store(store, database_url)
@@ -344,7 +345,7 @@ def web_link(athlete_id: str,
         return
     if athlete_id not in read_roster(_inbox(inbox) / "athletes.csv"):
         raise ComebackError(f"athlete {athlete_id!r} is not in the roster {Path(inbox) / 'athletes.csv'}")
-    typer.echo(f"{base_url.rstrip('/')}/a/{issue_link_token(st, athlete_id)}")
+    typer.echo(f"{base_url.rstrip('/')}/a/{issue_link_token(st, athlete_id, days or LINK_DAYS)}")
 
 
 web_user_app = typer.Typer(help="Coach log-ins for the web pages.", no_args_is_help=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -20,16 +21,25 @@ __all__ = ["add_user", "athlete_for_token", "issue_link_token", "revoke_links", 
 
 _HASHER = PasswordHasher()
 MIN_PASSWORD_CHARS = 10
+LINK_DAYS = 120  # a return-to-run programme's length, about; then the coach sends a new link
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_link_token(store: Store, athlete_id: str) -> str:
-    """A new secret for the athlete's check-in link (the old one stops working)."""
+def issue_link_token(store: Store, athlete_id: str, valid_days: int = LINK_DAYS) -> str:
+    """A new secret for the athlete's check-in link, working for ``valid_days`` (the old
+    link stops working).
+
+    Raises:
+        ArgumentError: ``valid_days`` is not positive.
+    """
+    if valid_days < 1:
+        raise ArgumentError("a link works for at least one day")
     token = secrets.token_urlsafe(32)
-    store.add_web_token(athlete_id, _digest(token))
+    expires = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=valid_days)
+    store.add_web_token(athlete_id, _digest(token), expires_utc=expires)
     return token
 
 
@@ -37,11 +47,13 @@ def revoke_links(store: Store, athlete_id: str) -> int:
     return store.revoke_web_tokens(athlete_id)
 
 
-def athlete_for_token(store: Store, token: str) -> str | None:
-    """The athlete a link token belongs to; None for an unknown, revoked or odd token."""
+def athlete_for_token(store: Store, token: str, now: pd.Timestamp | None = None) -> str | None:
+    """The athlete a link token belongs to; None for an unknown, revoked, expired or odd
+    token."""
     if not token or len(token) > 128:
         return None
-    return store.athlete_of_token(_digest(token))
+    return store.athlete_of_token(_digest(token), now if now is not None
+                                  else pd.Timestamp.now(tz="UTC"))
 
 
 def add_user(store: Store, name: str, password: str) -> None:

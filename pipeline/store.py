@@ -148,7 +148,7 @@ _MODELS: dict[str, Any] = {
     "readiness_readings": ReadinessReadings, "readiness": Readiness, "web_tokens": WebTokens,
     "web_users": WebUsers, "checkin_submissions": CheckInSubmissions, "alerts": Alerts,
     "checkin_file_rows": CheckInFileRows}
-_TIMESTAMP_COLUMNS = {"start_utc", "acknowledged_utc", "created_utc", "revoked_utc",
+_TIMESTAMP_COLUMNS = {"start_utc", "acknowledged_utc", "created_utc", "revoked_utc", "expires_utc",
                       "sent_utc", "submitted_utc", "first_seen_utc"}
 _DATE_COLUMNS = {"local_date", "date", "rest_until"}
 
@@ -680,16 +680,18 @@ class Store:
         return row
 
     # -- the athlete–coach loop ------------------------------------------------------------
-    def add_web_token(self, athlete_id: str, token_sha256: str) -> None:
+    def add_web_token(self, athlete_id: str, token_sha256: str,
+                      expires_utc: pd.Timestamp | None = None) -> None:
         """A new check-in link for the athlete; every earlier link of theirs stops working."""
-        now = _plain(pd.Timestamp.now(tz="UTC"))
+        now = pd.Timestamp.now(tz="UTC")
         row = WebTokens.validate(pd.DataFrame([{"athlete_id": athlete_id,
                                                 "token_sha256": token_sha256,
-                                                "created_utc": pd.Timestamp.now(tz="UTC"),
-                                                "revoked_utc": None}]))
+                                                "created_utc": now, "revoked_utc": None,
+                                                "expires_utc": expires_utc}]))
         with self._lock, self.engine.begin() as conn:
             conn.execute(WEB_TOKENS.update().where(WEB_TOKENS.c.athlete_id == athlete_id)
-                         .where(WEB_TOKENS.c.revoked_utc.is_(None)).values(revoked_utc=now))
+                         .where(WEB_TOKENS.c.revoked_utc.is_(None))
+                         .values(revoked_utc=_plain(now)))
             conn.execute(WEB_TOKENS.insert(), _rows(row, WEB_TOKENS))
 
     def revoke_web_tokens(self, athlete_id: str) -> int:
@@ -701,12 +703,17 @@ class Store:
                                     .where(WEB_TOKENS.c.revoked_utc.is_(None))
                                     .values(revoked_utc=now)).rowcount)
 
-    def athlete_of_token(self, token_sha256: str) -> str | None:
-        """The athlete whose working link hashes to this, or None."""
+    def athlete_of_token(self, token_sha256: str, now: pd.Timestamp) -> str | None:
+        """The athlete whose working (not revoked, not expired at ``now``) link hashes to
+        this, or None."""
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(WEB_TOKENS.c.athlete_id)
-                                .where(WEB_TOKENS.c.token_sha256 == token_sha256)
-                                .where(WEB_TOKENS.c.revoked_utc.is_(None))).scalar()
+            found = conn.execute(sa.select(WEB_TOKENS.c.athlete_id, WEB_TOKENS.c.expires_utc)
+                                 .where(WEB_TOKENS.c.token_sha256 == token_sha256)
+                                 .where(WEB_TOKENS.c.revoked_utc.is_(None))).first()
+        if found is None or (found.expires_utc is not None
+                             and pd.Timestamp(found.expires_utc) <= now):
+            return None
+        return str(found.athlete_id)
 
     def set_web_user(self, name: str, password_hash: str) -> None:
         row = WebUsers.validate(pd.DataFrame([{"name": name, "password_hash": password_hash,

@@ -14,12 +14,14 @@ _UTC: dict[str, str] = {"unit": "ns", "tz": "UTC"}
 
 
 class WebTokens(pa.DataFrameModel):
-    """An athlete's personal check-in link: the SHA-256 of its random token, never the token."""
+    """An athlete's personal check-in link: the SHA-256 of its random token, never the token.
+    A link works until it is revoked (a new link revokes the old) or expires."""
 
     athlete_id: Series[str]
     token_sha256: Series[str] = pa.Field(unique=True, str_length={"min_value": 64, "max_value": 64})
     created_utc: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs=_UTC)
     revoked_utc: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs=_UTC)
+    expires_utc: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs=_UTC)
 
     class Config:
         coerce = True

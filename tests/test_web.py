@@ -142,6 +142,21 @@ def test_rotated_and_revoked_links_stop_working(store):
     assert new.removeprefix("/a/") not in set(store.table("web_tokens")["token_sha256"])
 
 
+def test_links_expire(store):
+    from pipeline.access import athlete_for_token, issue_link_token
+    from pipeline.errors import ArgumentError
+
+    token = issue_link_token(store, "ana", valid_days=30)
+    now = pd.Timestamp.now(tz="UTC")
+    assert athlete_for_token(store, token, now=now + pd.Timedelta(days=29)) == "ana"
+    assert athlete_for_token(store, token, now=now + pd.Timedelta(days=31)) is None
+    expires = store.table("web_tokens", "ana")["expires_utc"].iloc[0]
+    assert pd.Timedelta(days=29) < expires - now <= pd.Timedelta(days=30)
+    assert _client(store).get(f"/a/{token}").status_code == 200
+    with pytest.raises(ArgumentError):
+        issue_link_token(store, "ana", valid_days=0)
+
+
 def test_a_form_without_its_csrf_token_is_refused(store):
     client = _client(store)
     link = _link(store, "ben")
@@ -396,11 +411,14 @@ def test_web_link_and_web_user_commands(tmp_path):
     from pipeline.store import Store
 
     root = str(tmp_path / "store")
-    r = _cli("web-link", "ana", "--store", root, "--base-url", "https://club.example/")
+    r = _cli("web-link", "ana", "--store", root, "--base-url", "https://club.example/",
+             "--days", "7")
     assert r.returncode == 0, r.stderr
     url = r.stdout.strip()
     assert url.startswith("https://club.example/a/")
     assert athlete_for_token(Store(root), url.rsplit("/", 1)[1]) == "ana"
+    later = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=8)
+    assert athlete_for_token(Store(root), url.rsplit("/", 1)[1], now=later) is None
     r = _cli("web-link", "ana", "--store", root, "--revoke")
     assert r.returncode == 0 and "1 link(s) revoked" in r.stdout
     assert athlete_for_token(Store(root), url.rsplit("/", 1)[1]) is None
