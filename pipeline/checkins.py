@@ -141,10 +141,12 @@ def file_row_times(athlete_id: str, checkins: pd.DataFrame, file_time_utc: pd.Ti
 
 def merge_checkins(from_file: pd.DataFrame, file_rows: pd.DataFrame | None,
                    submissions: pd.DataFrame) -> pd.DataFrame:
-    """The effective check-ins: for each athlete and day, the latest of the checkins.csv row
-    (timed when it was first seen with its present answers, :func:`file_row_times`) and the
-    rows sent from the athlete's page (timed when sent). Both stay in their history: the
-    file, and ``checkin_submissions``."""
+    """The effective check-ins: for each athlete, day and answer, the latest given of the
+    checkins.csv row (timed when it was first seen with its present answers,
+    :func:`file_row_times`) and the rows sent from the athlete's page (timed when sent). An
+    answer left empty keeps the earlier one, so the during-run answers sent after a run and
+    the next-day answer sent the morning after make one check-in. Both stay in their
+    history: the file, and ``checkin_submissions``."""
     if submissions is None or submissions.empty:
         return from_file
     timed = from_file.assign(_at=pd.Timestamp(0, tz="UTC"))
@@ -153,7 +155,6 @@ def merge_checkins(from_file: pd.DataFrame, file_rows: pd.DataFrame | None,
         timed["_at"] = pd.to_datetime(timed["date"]).map(at).fillna(timed["_at"]).to_numpy()
     parts = [timed, submissions.rename(columns={"submitted_utc": "_at"})]
     both = pd.concat([p[[*CHECKIN_COLUMNS, "_at"]] for p in parts if len(p)], ignore_index=True)
-    latest = both.sort_values("_at", kind="stable").drop_duplicates(["athlete_id", "date"],
-                                                                     keep="last")
-    latest = latest.drop(columns="_at").sort_values(["athlete_id", "date"]).reset_index(drop=True)
+    ordered = both.sort_values("_at", kind="stable").drop(columns="_at")
+    latest = ordered.groupby(["athlete_id", "date"], sort=True, as_index=False).last()  # skips NA
     return CheckIns.validate(latest.astype({c: "boolean" for c in _YES_NO}))

@@ -504,3 +504,25 @@ def test_merge_rule_latest_wins_and_both_are_kept(tmp_path):
     assert effective("2026-02-02")["next_day"] == "non_muscular"  # edited after: the file wins
     assert len(store.table("checkin_submissions", "ana")) == 1  # the page's answer is kept
     assert effective("2026-02-04")["pain_during"] == 0
+
+
+def test_answers_sent_after_the_run_and_the_next_morning_make_one_checkin(store):
+    """The during-run answers right after the run, the next-day answer the morning after:
+    the second form leaves the first answers empty and they stay."""
+    client = _client(store)
+    link = _link(store, "ben")
+    csrf = _csrf(client.get(link).text)
+    day = ALL_CLEAR["date"]
+    for answers in ({"warmup": "none", "during": "none", "pain_during": "2", "rpe": "4",
+                     "note": "felt fine"},
+                    {"next_day": "muscular", "pain_next_morning": "1"}):
+        r = client.post(link, data={"csrf": csrf, "date": day, **answers})
+        assert r.status_code == 303
+    row = store.table("checkins", "ben").set_index("date").loc[pd.Timestamp(day)]
+    assert (row["warmup"], row["during"], row["next_day"]) == ("none", "none", "muscular")
+    assert (row["pain_during"], row["pain_next_morning"], row["rpe"]) == (2, 1, 4)
+    assert row["note"] == "felt fine"
+    assert len(store.table("checkin_submissions", "ben")) == 2
+    client.post(link, data={"csrf": csrf, "date": day, "during": "returned"})  # a correction
+    row = store.table("checkins", "ben").set_index("date").loc[pd.Timestamp(day)]
+    assert (row["during"], row["next_day"]) == ("returned", "muscular")
