@@ -634,6 +634,61 @@ def bench_reports() -> list[str]:
             f"| weekly reports ({pages} pages, charts included) | {t_reports:.1f} |", ""]
 
 
+def bench_web() -> list[str]:
+    """The web pages of a 50-athlete club with a year of history each, served in process
+    (FastAPI's test client: the app's own time, no network)."""
+    import re
+    import statistics
+
+    from fastapi.testclient import TestClient
+
+    from flows.web import create_app
+    from pipeline.access import add_user, issue_link_token
+    from pipeline.recompute import recompute
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store, roster = _squad_store(Path(tmp), athletes=50, weeks=52)
+        recompute(store, list(roster), roster)
+        inbox = Path(tmp) / "inbox"
+        _roster_inbox(inbox, store, roster)
+        last = store.table("sessions", "a007")["local_date"].max().date()
+        client = TestClient(create_app(store, inbox, today=lambda: last + dt.timedelta(days=1)),
+                            follow_redirects=False)
+        link = f"/a/{issue_link_token(store, 'a007')}"
+        add_user(store, "coach", "benchmark password")
+        week = f"{last.isocalendar()[0]}-W{last.isocalendar()[1]:02d}"
+
+        def timed(call: Any, expect: int, n: int = 5) -> float:
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                status = call().status_code
+                times.append(time.perf_counter() - t)
+                assert status == expect, status
+            return statistics.median(times) * 1000
+
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(link).text).group(1)
+        answers = {"csrf": csrf, "date": last.isoformat(), "warmup": "none", "during": "none",
+                   "next_day": "none", "pain_during": "1", "rpe": "4"}
+        rows = [("athlete's check-in page", timed(lambda: client.get(link), 200)),
+                ("check-in sent (stored, the athlete recomputed)",
+                 timed(lambda: client.post(link, data=answers), 303))]
+        logins = []
+        for _ in range(5):  # a log-in starts a new session: each needs the log-in form's token
+            fresh = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+            login = {"name": "coach", "password": "benchmark password", "csrf": fresh}
+            logins.append(timed(lambda: client.post("/login", data=login), 303, n=1))  # noqa: B023
+        rows.append(("coach log-in (argon2id)", statistics.median(logins)))
+        rows += [("squad overview (50 athletes, trend charts)",
+                  timed(lambda: client.get(f"/report/{week}/index.html"), 200)),
+                 ("one athlete's weekly page", timed(lambda: client.get(f"/report/{week}/a007.html"), 200)),
+                 ("athlete timeline", timed(lambda: client.get("/athlete/a007"), 200))]
+    return ["## Web pages", "",
+            "50 athletes with a year of history each; median of 5 requests through FastAPI's "
+            "test client (the application's time, no network).", "",
+            "| request | ms |", "|---|---:|", *[f"| {name} | {ms:.0f} |" for name, ms in rows], ""]
+
+
 def _synthetic_sessions(n_athletes: int, years: int, rng: np.random.Generator) -> pd.DataFrame:
     days = pd.date_range("2023-01-02", periods=365 * years, freq="D")
     frames = []
@@ -734,6 +789,7 @@ def main() -> None:
     lines += bench_store_growth()
     lines += bench_night()
     lines += bench_reports()
+    lines += bench_web()
     if not args.quick:
         with tempfile.TemporaryDirectory() as tmp:
             club = club_inbox(Path(tmp), CLUB_ATHLETES)
