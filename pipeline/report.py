@@ -320,23 +320,27 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
     """The week's report as HTML by file name: ``index.html`` and ``<athlete>.html``.
 
     Args:
-        pages: ``all`` athlete pages, one athlete's id (the coach page serves one at a
-            time), or None for the overview only.
+        pages: ``all`` (the overview and every athlete's page), None (the overview only),
+            or one athlete's id (that athlete's page only, read from their rows only: the
+            coach pages serve one at a time).
         link_prefix: Prefix of the overview's links to the athlete pages.
     """
     start, end = iso_week(week)
     env = _env()
     names = names or {}
-    sessions_all = store.table("sessions")
+    only = None if pages in ("all", None) else pages
+
+    def load(table: str) -> pd.DataFrame:
+        return store.table(table, only)
+
+    sessions_all = load("sessions")
     sessions_all = sessions_all[sessions_all["duplicate_of"].isna()]
-    daily_all, decisions_all = store.table("daily_load"), store.table("decisions")
-    flags_all, checkins_all = store.table("flags"), store.table("checkins")
-    nexts = store.table("next_sessions").set_index("athlete_id")
-    files = store.table("files")
-    reviews_all = store.table("reviews")
-    cross_all = store.table("cross_training_daily")
-    readiness_all = store.table("readiness")
-    alerts_all = store.table("alerts")
+    daily_all, decisions_all = load("daily_load"), load("decisions")
+    flags_all, checkins_all = load("flags"), load("checkins")
+    nexts = load("next_sessions").set_index("athlete_id")
+    files, reviews_all = load("files"), load("reviews")
+    cross_all, readiness_all, alerts_all = (load("cross_training_daily"), load("readiness"),
+                                            load("alerts"))
     overview = []
     out: dict[str, str] = {}
 
@@ -353,17 +357,11 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
         week_flags = in_week(flags).assign(rank=lambda f: f["severity"].map(_SEVERITY_RANK)) \
             .sort_values(["rank", "date"])
         week_sessions = in_week(sessions, "local_date")
-        rows = _session_rows(week_sessions,
-                             checkins_all[checkins_all["athlete_id"] == aid], decisions)
         last = decisions[decisions["date"] <= pd.Timestamp(end)].tail(1)
         latest = _plain(last.iloc[0].to_dict()) if len(last) else None
         day_rows = daily[daily["date"] <= pd.Timestamp(end)].tail(1)
         today = _plain(day_rows.iloc[0].to_dict()) if len(day_rows) else None
-        quality = _quality_notes(
-            rows, files[(files["athlete_id"] == aid) & (files["status"] == "quarantined")])
         nxt = _plain(nexts.loc[aid].to_dict()) if aid in nexts.index else None
-        targets = decisions["cadence_target_spm"].dropna()
-        target = float(targets.iloc[-1]) if len(targets) else None
         page = f"{aid}.html"
         week_start = pd.Timestamp(start)
         stage_before = _stage_on(decisions, week_start - pd.Timedelta(days=1))
@@ -394,6 +392,12 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
             trend=_trend(daily, end)))
         if pages != "all" and pages != aid:
             continue
+        rows = _session_rows(week_sessions,
+                             checkins_all[checkins_all["athlete_id"] == aid], decisions)
+        quality = _quality_notes(
+            rows, files[(files["athlete_id"] == aid) & (files["status"] == "quarantined")])
+        targets = decisions["cadence_target_spm"].dropna()
+        target = float(targets.iloc[-1]) if len(targets) else None
         html = env.get_template("athlete.html.j2").render(
             athlete_id=aid, name=names.get(aid, aid), week=week, start=start, end=end,
             rows=rows, flags=[_plain(f) for f in week_flags.to_dict("records")], latest=latest,
@@ -408,6 +412,8 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
                            cross_all[cross_all["athlete_id"] == aid], readiness)
             if len(sessions) else {})
         out[page] = html
+    if only is not None:
+        return out  # one athlete's rows are no squad overview
     overview.sort(key=lambda a: (-a.attention, a.athlete_id))
     out["index.html"] = env.get_template("index.html.j2").render(
         week=week, start=start, end=end, athletes=overview,
