@@ -314,6 +314,11 @@ def write_reports(store: Store, week: str, out_dir: str | Path,
     return folder / "index.html"
 
 
+def _by_athlete(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """An empty frame of the table's columns, and the table's rows per athlete (in order)."""
+    return frame.iloc[:0], {str(a): part for a, part in frame.groupby("athlete_id", sort=False)}
+
+
 def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
                    injured_areas: dict[str, str] | None = None, *,
                    pages: str | None = "all", link_prefix: str = "") -> dict[str, str]:
@@ -347,13 +352,22 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
     def in_week(f: pd.DataFrame, col: str = "date") -> pd.DataFrame:
         return f[(f[col] >= pd.Timestamp(start)) & (f[col] <= pd.Timestamp(end))]
 
+    # Each table split by athlete once (a boolean mask per athlete and table costs more than
+    # the rest of the overview).
+    split = {name: _by_athlete(frame) for name, frame in (
+        ("sessions", sessions_all.sort_values("start_utc")), ("daily", daily_all),
+        ("decisions", decisions_all.sort_values("date")), ("flags", flags_all),
+        ("readiness", readiness_all.sort_values("date")), ("checkins", checkins_all),
+        ("alerts", alerts_all), ("files", files), ("reviews", reviews_all),
+        ("cross", cross_all))}
+
+    def of(name: str, aid: str) -> pd.DataFrame:
+        return split[name][1].get(aid, split[name][0])
+
     athletes = sorted(set(sessions_all["athlete_id"]) | set(decisions_all["athlete_id"]))
     for aid in athletes:
-        sessions = sessions_all[sessions_all["athlete_id"] == aid].sort_values("start_utc")
-        daily = daily_all[daily_all["athlete_id"] == aid]
-        decisions = decisions_all[decisions_all["athlete_id"] == aid].sort_values("date")
-        flags = flags_all[flags_all["athlete_id"] == aid]
-        readiness = readiness_all[readiness_all["athlete_id"] == aid].sort_values("date")
+        sessions, daily, decisions = of("sessions", aid), of("daily", aid), of("decisions", aid)
+        flags, readiness, checkins = of("flags", aid), of("readiness", aid), of("checkins", aid)
         week_flags = in_week(flags).assign(rank=lambda f: f["severity"].map(_SEVERITY_RANK)) \
             .sort_values(["rank", "date"])
         week_sessions = in_week(sessions, "local_date")
@@ -368,12 +382,9 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
         stage_now = _stage_on(decisions, pd.Timestamp(end))
         prev_start, prev_end = start - dt.timedelta(days=7), start - dt.timedelta(days=1)
         on_foot = week_sessions[week_sessions["kind"].isin(["run", "walk"])]
-        answered = checkins_all[(checkins_all["athlete_id"] == aid)  # all three answers
-                                & checkins_all["date"].isin(on_foot["local_date"])
-                                & checkins_all[["warmup", "during", "next_day"]].notna().all(axis=1)]
-        alerts = alerts_all[(alerts_all["athlete_id"] == aid)
-                            & (alerts_all["date"] >= week_start)
-                            & (alerts_all["date"] <= pd.Timestamp(end))]
+        answered = checkins[checkins["date"].isin(on_foot["local_date"])  # all three answers
+                            & checkins[["warmup", "during", "next_day"]].notna().all(axis=1)]
+        alerts = in_week(of("alerts", aid))
         overview.append(AthleteWeek(
             athlete_id=aid, name=names.get(aid, aid),
             stage=int(latest["stage_after"]) if latest else None,
@@ -393,9 +404,9 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
         if pages != "all" and pages != aid:
             continue
         rows = _session_rows(week_sessions,
-                             checkins_all[checkins_all["athlete_id"] == aid], decisions)
+                             checkins, decisions)
         quality = _quality_notes(
-            rows, files[(files["athlete_id"] == aid) & (files["status"] == "quarantined")])
+            rows, of("files", aid).query("status == 'quarantined'"))
         targets = decisions["cadence_target_spm"].dropna()
         target = float(targets.iloc[-1]) if len(targets) else None
         html = env.get_template("athlete.html.j2").render(
@@ -405,11 +416,11 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
             acwr_label=acwr_label(today["ratio_uncoupled"]) if today else None,
             acwr_info=ACWR_INFO_TEXT, next_session=nxt, quality=quality,
             injured_area=(injured_areas or {}).get(aid), cadence_target=target,
-            reviews=reviews_all[reviews_all["athlete_id"] == aid].to_dict("records"),
+            reviews=of("reviews", aid).to_dict("records"),
             totals=week_totals(week_sessions),
             readiness=[_plain(r) for r in in_week(readiness).to_dict("records")],
             charts=_charts(daily, sessions, decisions, start, end, target,
-                           cross_all[cross_all["athlete_id"] == aid], readiness)
+                           of("cross", aid), readiness)
             if len(sessions) else {})
         out[page] = html
     if only is not None:
