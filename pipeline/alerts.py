@@ -129,23 +129,20 @@ def _review_once(rows: list[dict[str, object]], known: pd.DataFrame,
     open, the coach hears of it when it opens (again after an acknowledgement, not before)."""
     acked = (reviews.groupby("athlete_id")["acknowledged_utc"].max().dt.tz_localize(None)
              .dt.normalize() if len(reviews) else pd.Series(dtype="datetime64[ns]"))
-    told = known[known["kind"] == "REVIEW"] if len(known) else known
+    told = known[known["kind"] == "REVIEW"]
+    last_told = pd.to_datetime(told["date"]).groupby(told["athlete_id"]).max()
     kept, seen = [], set()
     for row in sorted(rows, key=lambda r: pd.Timestamp(r["date"])):  # type: ignore[arg-type]
         if row["kind"] != "REVIEW":
             kept.append(row)
             continue
         aid, day = row["athlete_id"], pd.Timestamp(row["date"])  # type: ignore[arg-type]
-        since = acked.get(aid)
-        if since is not None and day < since:
-            continue  # a review already acknowledged
-        earlier = told[told["athlete_id"] == aid] if len(told) else told
-        if since is not None and len(earlier):
-            earlier = earlier[pd.to_datetime(earlier["date"]) >= since]
-        if aid in seen or len(earlier):
-            continue
-        seen.add(aid)
-        kept.append(row)
+        since, told_on = acked.get(aid), last_told.get(aid)
+        acknowledged = since is not None and day < since
+        already_told = aid in seen or (told_on is not None and (since is None or told_on >= since))
+        if not acknowledged and not already_told:
+            seen.add(aid)
+            kept.append(row)
     return kept
 
 

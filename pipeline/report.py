@@ -403,10 +403,8 @@ def render_reports(store: Store, week: str, names: dict[str, str] | None = None,
             trend=_trend(daily, end)))
         if pages != "all" and pages != aid:
             continue
-        rows = _session_rows(week_sessions,
-                             checkins, decisions)
-        quality = _quality_notes(
-            rows, of("files", aid).query("status == 'quarantined'"))
+        rows = _session_rows(week_sessions, checkins, decisions)
+        quality = _quality_notes(rows, of("files", aid).query("status == 'quarantined'"))
         targets = decisions["cadence_target_spm"].dropna()
         target = float(targets.iloc[-1]) if len(targets) else None
         html = env.get_template("athlete.html.j2").render(
